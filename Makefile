@@ -1,0 +1,73 @@
+# retail-lake: two commands do all set-up on a fresh machine.
+#   make demo   creates .venv, installs everything, synthesizes the CDK app and runs the pipeline on the local twin
+#   make test   installs what the tests need and runs the whole suite
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAGE ?= dev
+EVENTS ?= 200000
+SEED ?= 42
+PYTEST_ARGS ?=
+
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+INSTALLED := $(VENV)/.installed
+NODE_INSTALLED := node_modules/.installed
+LAYER := build/layers/stream_deps/.stamp
+
+.PHONY: help prerequisites install demo test synth bench layer lint clean
+
+help:
+	@echo "make demo    set up everything and run the streaming pipeline end to end on the local twin"
+	@echo "make test    set up everything and run the whole test suite"
+	@echo "make synth   cdk synth (stage=$(STAGE)) into cdk.out with the pinned CDK CLI"
+	@echo "make bench   stream-transform benchmark (results: docs/benchmarks.md)"
+	@echo "make clean   remove build outputs (keeps .venv and node_modules)"
+
+prerequisites:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || { \
+	  echo "error: Python 3.11 or newer is required as '$(PYTHON)' (found: $$($(PYTHON) --version 2>&1 || echo none))." >&2; \
+	  echo "       Install it, or run: make PYTHON=/path/to/python3.11 ..." >&2; exit 1; }
+	@command -v java >/dev/null 2>&1 || { echo "error: Java 17 is required for Spark (the Glue and EMR jobs run on local Spark); install a JDK 17 (e.g. apt-get install openjdk-17-jdk-headless)." >&2; exit 1; }
+	@java -version 2>&1 | head -1 | grep -Eq '"(17|18|19|2[0-9])[."]' || { echo "error: Java 17 or newer is required for Spark; found: $$(java -version 2>&1 | head -1)" >&2; exit 1; }
+	@command -v node >/dev/null 2>&1 || { echo "error: Node.js 20 or newer is required for the AWS CDK CLI; install it (e.g. apt-get install nodejs npm)." >&2; exit 1; }
+	@node -e 'process.exit(parseInt(process.versions.node) >= 20 ? 0 : 1)' || { echo "error: Node.js 20 or newer is required for the AWS CDK CLI; found $$(node --version)." >&2; exit 1; }
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm is required to install the pinned AWS CDK CLI." >&2; exit 1; }
+
+$(INSTALLED): pyproject.toml requirements/constraints.txt | prerequisites
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[cdk,spark,test]'
+	@touch $@
+
+$(NODE_INSTALLED): package.json package-lock.json | prerequisites
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(LAYER): lambdas/stream_transform/requirements.txt scripts/build_lambda_layer.py $(INSTALLED)
+	$(BIN)/python scripts/build_lambda_layer.py
+
+install: $(INSTALLED) $(NODE_INSTALLED) $(LAYER)
+
+layer: $(LAYER)
+
+synth: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" npx --no-install cdk synth --no-notices --quiet -c stage=$(STAGE) --output cdk.out
+
+demo: synth
+	$(BIN)/retail-lake demo --events $(EVENTS) --seed $(SEED) --stage $(STAGE)
+
+test: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/retail-lake bench stream
+
+clean:
+	rm -rf cdk.out build .pytest_cache demo-output

@@ -1,0 +1,83 @@
+"""`retail-lake`: the command line of the lake (generate data, run the demo on the local twin, benchmarks)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from retail_lake.demo import DemoOptions, main_demo
+
+    return main_demo(
+        DemoOptions(
+            events=args.events,
+            seed=args.seed,
+            input=args.input,
+            json=args.json,
+            export=args.export,
+            assembly=args.assembly,
+            synth=args.synth,
+            stage=args.stage,
+        )
+    )
+
+
+def _bench(args: argparse.Namespace) -> int:
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from bench import stream
+
+    forwarded = ["--json"] if args.json else []
+    forwarded += ["--batch-events", str(args.batch_events), "--batches", str(args.batches)]
+    return stream.main(forwarded)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="retail-lake", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    from retail_lake.generator.cli import add_generate_arguments, run_generate
+
+    generate = commands.add_parser("generate", help="write synthetic retail events as JSON lines")
+    add_generate_arguments(generate)
+    generate.set_defaults(func=run_generate)
+
+    demo = commands.add_parser("demo", help="run the pipeline end to end on the embedded local twin")
+    demo.add_argument("--events", type=_positive_int, default=200_000, help="events to generate (default 200,000)")
+    demo.add_argument("--seed", type=int, default=42, help="generator seed (default 42)")
+    demo.add_argument("--input", type=Path, help="JSON-lines file of events to send instead of generated ones")
+    demo.add_argument("--json", action="store_true", help="print the summary as one JSON object on the last line")
+    demo.add_argument("--export", type=Path, metavar="DIR", help="copy every lake object to DIR/<bucket>/<key>")
+    demo.add_argument("--assembly", type=Path, default=REPO_ROOT / "cdk.out", help="cloud assembly (default cdk.out)")
+    demo.add_argument("--synth", action="store_true", help="synthesize the CDK app first even if cdk.out exists")
+    demo.add_argument("--stage", default="dev", help="stage whose stacks to deploy (default dev)")
+    demo.set_defaults(func=_demo)
+
+    bench = commands.add_parser("bench", help="run a benchmark")
+    bench_kinds = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
+    stream = bench_kinds.add_parser("stream", help="stream-transform handler throughput vs a naive baseline")
+    stream.add_argument("--json", action="store_true", help="print the result as one JSON object, last")
+    stream.add_argument("--batch-events", type=_positive_int, default=10_000)
+    stream.add_argument("--batches", type=_positive_int, default=10)
+    stream.set_defaults(func=_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

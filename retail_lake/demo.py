@@ -1,0 +1,223 @@
+"""`retail-lake demo`: the streaming path end to end on the embedded local twin.
+
+generate (or --input) -> KPL producer -> Kinesis -> stream-transform Lambda -> raw + quarantine,
+then a reconciliation: every produced event is in exactly one place, or the command fails.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from retail_lake.reconcile import Reconciliation, count_lake
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ASSEMBLY = REPO_ROOT / "cdk.out"
+STAGE = "dev"
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+@dataclass
+class DemoOptions:
+    events: int = 200_000
+    seed: int = 42
+    input: Path | None = None
+    json: bool = False
+    export: Path | None = None
+    assembly: Path = DEFAULT_ASSEMBLY
+    synth: bool = False
+    stage: str = STAGE
+
+
+def ensure_assembly(options: DemoOptions, console: Console) -> Path:
+    """The cloud assembly the twin deploys: `cdk.out` from `cdk synth` (what `make demo` runs first), or
+    synthesized here from the same app when it is missing or `--synth` is given."""
+    manifest = options.assembly / "manifest.json"
+    if manifest.exists() and not options.synth:
+        return options.assembly
+    console.print(f"[bold]synth[/] the CDK app (stage {options.stage}) into {options.assembly} ...")
+    started = time.perf_counter()
+    from stacks.app_builder import build_app
+
+    build_app(options.stage, str(options.assembly)).synth()
+    console.print(f"  synthesized in {time.perf_counter() - started:.1f}s")
+    return options.assembly
+
+
+def _input_lines(path: Path) -> list[bytes]:
+    """One event a line, sent as-is (even when it is not valid JSON); only the line break is removed."""
+    if not path.exists():
+        raise DemoError(f"--input {path}: no such file")
+    with path.open("rb") as handle:
+        return [line.rstrip(b"\r\n") for line in handle if line.rstrip(b"\r\n")]
+
+
+def _outputs(twin, stage: str) -> tuple[dict[str, str], dict[str, str]]:
+    prefix = f"RetailLake-{stage}-"
+    outputs = twin.outputs
+    try:
+        return outputs[f"{prefix}Storage"], outputs[f"{prefix}Ingestion"]
+    except KeyError as missing:
+        raise DemoError(f"stack {missing} is not in the deployed assembly; stacks: {sorted(outputs)}") from None
+
+
+def run_demo(options: DemoOptions, console: Console | None = None) -> dict[str, Any]:
+    from retail_lake.ingestion.producer import KinesisProducer
+    from retail_lake.twin import Twin
+
+    console = console or Console()
+    started = time.perf_counter()
+    expected = None
+    if options.input is not None:
+        lines = _input_lines(options.input)
+        console.print(f"[bold]input[/] {len(lines):,} lines from {options.input}")
+    else:
+        from retail_lake.generator import GeneratorConfig, generate
+
+        t0 = time.perf_counter()
+        stream = generate(GeneratorConfig(events=options.events, seed=options.seed))
+        lines, report = list(stream), stream.report
+        expected = report.expected
+        console.print(
+            f"[bold]generate[/] {len(lines):,} events (seed {options.seed}) in {time.perf_counter() - t0:.1f}s; "
+            f"defects injected: " + ", ".join(f"{k} {v:,}" for k, v in report.defects.items() if v)
+        )
+    assembly = ensure_assembly(options, console)
+
+    with Twin() as twin:
+        t0 = time.perf_counter()
+        deployment = twin.deploy(assembly)
+        console.print(f"[bold]deploy[/] {assembly} to the local twin at {twin.endpoint_url} "
+                      f"in {time.perf_counter() - t0:.1f}s")
+        for line in deployment.summary().splitlines():
+            console.print(f"  {line}")
+        storage, ingestion = _outputs(twin, options.stage)
+        producer = KinesisProducer(twin.client("kinesis"), ingestion["StreamName"])
+        with _progress(console) as progress:
+            produce_task = progress.add_task("produce -> Kinesis", total=len(lines))
+            produced = producer.send(iter(lines), progress=lambda n: progress.advance(produce_task, n))
+            progress.update(produce_task, completed=len(lines))
+            lambda_task = progress.add_task("Kinesis -> Lambda -> S3", total=produced.kinesis_records)
+            poller = twin.kinesis_poller
+            drained = poller.drain(progress=lambda n: progress.advance(lambda_task, n))
+            progress.update(lambda_task, completed=produced.kinesis_records)
+        console.print(
+            f"[bold]produce[/] {produced.events:,} events in {produced.kinesis_records:,} aggregated Kinesis records "
+            f"({produced.events_per_s:,.0f} events/s, {produced.put_records_calls} PutRecords calls, "
+            f"{produced.retried_entries} entries retried)"
+        )
+        console.print(f"[bold]stream-transform[/] {_describe_drain(drained)}")
+        lake = count_lake(
+            twin.client("s3"),
+            raw_bucket=storage["RawBucketName"],
+            quarantine_bucket=storage["QuarantineBucketName"],
+            sqs=twin.client("sqs"),
+            on_failure_queue_url=ingestion.get("OnFailureQueueUrl"),
+        )
+        reconciliation = Reconciliation(produced=produced.events, lake=lake, expected=expected).check()
+        if options.export is not None:
+            exported = export_lake(twin.client("s3"), storage, options.export)
+            console.print(f"[bold]export[/] {exported:,} objects to {options.export}")
+    summary = reconciliation.summary()
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    summary["producer"] = produced.as_dict()
+    if expected is not None:
+        summary["expected"] = expected
+    _print_reconciliation(console, reconciliation, expected)
+    return summary
+
+
+def _describe_drain(drained: Any) -> str:
+    if hasattr(drained, "as_dict"):
+        drained = drained.as_dict()
+    if isinstance(drained, dict):
+        return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in drained.items() if not isinstance(v, (dict, list)))
+    return str(drained)
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description:<26}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def _print_reconciliation(console: Console, rec: Reconciliation, expected: dict[str, Any] | None) -> None:
+    table = Table(title="Reconciliation: every produced event is in exactly one place", show_lines=False)
+    table.add_column("where")
+    table.add_column("events", justify="right")
+    if expected is not None:
+        table.add_column("expected", justify="right")
+
+    def row(label: str, value: int, want: Any = None, style: str | None = None) -> None:
+        cells = [label, f"{value:,}"]
+        if expected is not None:
+            cells.append("" if want is None else f"{want:,}")
+        table.add_row(*cells, style=style)
+
+    row("produced", rec.produced, None, "bold")
+    row("raw zone (rows)", rec.lake.raw_total, expected.get("raw") if expected else None, "green")
+    for dataset, count in sorted(rec.lake.raw.items()):
+        row(f"  {dataset}", count)
+    expected_q = (expected or {}).get("quarantined") or {}
+    row("quarantine", rec.lake.quarantined_total, sum(expected_q.values()) if expected else None, "yellow")
+    for reason in sorted(set(rec.lake.quarantined) | {k for k, v in expected_q.items() if v}):
+        row(f"  {reason}", rec.lake.quarantined.get(reason, 0), expected_q.get(reason, 0) if expected else None)
+    row("raw + quarantine", rec.lake.raw_total + rec.lake.quarantined_total, rec.produced, "bold")
+    row("duplicates in raw (dropped in curated)", rec.lake.duplicates, expected.get("duplicates") if expected else None)
+    if rec.lake.failed_batches:
+        row("batches in the on-failure queue", len(rec.lake.failed_batches), 0, "red")
+    console.print(table)
+    if rec.ok:
+        console.print("[bold green]reconciled:[/] produced = raw + quarantine, exactly.")
+    else:
+        for problem in rec.problems:
+            console.print(f"[bold red]NOT reconciled:[/] {problem}")
+
+
+def export_lake(s3, storage_outputs: dict[str, str], directory: Path) -> int:
+    """Copy every object of the lake's buckets to DIR/<bucket>/<key>."""
+    buckets = sorted({v for k, v in storage_outputs.items() if k.endswith("BucketName")})
+    count = 0
+    for bucket in buckets:
+        for key in _keys(s3, bucket):
+            target = directory / bucket / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("wb") as handle:
+                shutil.copyfileobj(s3.get_object(Bucket=bucket, Key=key)["Body"], handle)
+            count += 1
+    return count
+
+
+def _keys(s3, bucket: str) -> Iterator[str]:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for obj in page.get("Contents", []):
+            yield obj["Key"]
+
+
+def main_demo(options: DemoOptions) -> int:
+    console = Console()
+    try:
+        summary = run_demo(options, console)
+    except DemoError as error:
+        console.print(f"[bold red]demo failed:[/] {error}")
+        return 2
+    if options.json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+    return 0 if summary["reconciled"] else 1

@@ -1,0 +1,88 @@
+"""Raw-zone and quarantine objects of one batch: Arrow tables, Parquet bytes, deterministic keys, S3 writes.
+
+Keys are derived from the shard and the first sequence number of the batch, under the ingestion
+date/hour of the batch's first record:
+
+    <raw bucket>/<dataset>/dt=YYYY-MM-DD/hour=HH/<shard id>-<first sequence number>.parquet
+    <quarantine bucket>/stream/dt=YYYY-MM-DD/hour=HH/<shard id>-<first sequence number>.jsonl
+
+A retried batch starts at the same sequence number (Lambda checkpoints at the first unprocessed
+record), so it overwrites its earlier attempt; a batch split in two by bisect-on-error writes its first
+half over the earlier object and its second half under the second half's own first sequence number.
+The last sequence number of the range is kept in the object's metadata.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import msgspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from retail_lake.ingestion.stream_transform import RawBatch
+
+QUARANTINE_PREFIX = "stream"
+_ENCODER = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True)
+class WrittenObject:
+    bucket: str
+    key: str
+    rows: int
+    bytes: int
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="snappy", use_dictionary=True, write_statistics=True)
+    return sink.getvalue().to_pybytes()
+
+
+def partition_path(when: dt.datetime) -> str:
+    return f"dt={when:%Y-%m-%d}/hour={when:%H}"
+
+
+def raw_key(dataset: str, batch: RawBatch) -> str:
+    return f"{dataset}/{partition_path(batch.partition_time)}/{batch.shard_id}-{batch.first_sequence_number}.parquet"
+
+
+def quarantine_key(batch: RawBatch) -> str:
+    return (
+        f"{QUARANTINE_PREFIX}/{partition_path(batch.partition_time)}/"
+        f"{batch.shard_id}-{batch.first_sequence_number}.jsonl"
+    )
+
+
+def quarantine_bytes(batch: RawBatch) -> bytes:
+    return _ENCODER.encode_lines(batch.quarantine)
+
+
+def write_batch(s3_client, batch: RawBatch, *, raw_bucket: str, quarantine_bucket: str) -> list[WrittenObject]:
+    """Write the batch's raw Parquet objects (one per dataset) and its quarantine object."""
+    if batch.first_sequence_number is None:
+        return []
+    metadata = {
+        "shard-id": batch.shard_id,
+        "first-sequence-number": batch.first_sequence_number,
+        "last-sequence-number": batch.last_sequence_number or "",
+        "kinesis-records": str(batch.records),
+    }
+    written = []
+    for dataset, table in sorted(batch.tables().items()):
+        body = parquet_bytes(table)
+        key = raw_key(dataset, batch)
+        s3_client.put_object(
+            Bucket=raw_bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet", Metadata=metadata
+        )
+        written.append(WrittenObject(raw_bucket, key, table.num_rows, len(body)))
+    if batch.quarantine:
+        body = quarantine_bytes(batch)
+        key = quarantine_key(batch)
+        s3_client.put_object(
+            Bucket=quarantine_bucket, Key=key, Body=body, ContentType="application/x-ndjson", Metadata=metadata
+        )
+        written.append(WrittenObject(quarantine_bucket, key, len(batch.quarantine), len(body)))
+    return written

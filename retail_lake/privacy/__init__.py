@@ -1,0 +1,1 @@
+"""Protection of card data and personal data before anything is stored."""

@@ -1,0 +1,122 @@
+"""Payment card numbers: detection (Luhn), brand from the issuer prefix, masking.
+
+A card number (PAN) must never reach a bucket. Valid POS events carry the PAN in `card_number`, which is
+reduced to brand + last four digits; anywhere else a PAN may hide (free text, quarantined payloads) it
+is masked in place, keeping only the last four digits.
+"""
+
+from __future__ import annotations
+
+import re
+
+# What a card number looks like when a person or a system writes it: 13-19 digits in one run, or in the
+# usual groups (4-4-4-4, 4-4-4-4-3, Amex/Diners 4-6-5 and 4-6-4) separated by the same space or dash, not
+# glued to a word, a dash or other digits. Identifiers such as `T0010-20261103-05-00006` or UUIDs do not
+# look like that, so they are never mistaken for card numbers.
+_CANDIDATE_PATTERN = (
+    r"(?<![\w-])(?:"
+    r"\d{13,19}"
+    r"|\d{4}(?P<g4>[ -])\d{4}(?P=g4)\d{4}(?P=g4)\d{4}(?:(?P=g4)\d{3})?"
+    r"|\d{4}(?P<g6>[ -])\d{6}(?P=g6)\d{4,5}"
+    r")(?![\w-])"
+)
+PAN_CANDIDATE_BYTES = re.compile(_CANDIDATE_PATTERN.encode())
+PAN_CANDIDATE_TEXT = re.compile(_CANDIDATE_PATTERN)
+_SEPARATORS = str.maketrans("", "", " -")
+_DIGITS_TO_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+# Every card-like candidate contains at least one of these shapes once its digits are all written as 0.
+_RUN = b"0" * 13
+_GROUPS_SPACE, _GROUPS_DASH = b"0000 0000 0000 0000", b"0000-0000-0000-0000"
+_AMEX_SPACE, _AMEX_DASH = b"0000 000000 0000", b"0000-000000-0000"
+
+
+def card_like_runs(payload: bytes) -> int:
+    """A cheap upper bound (bytes.translate + bytes.count, in C) on the card-like numbers in a payload:
+    every candidate the regular expression finds contributes at least one, so 0 means there are none."""
+    shape = payload.translate(_DIGITS_TO_ZERO)
+    return (
+        shape.count(_RUN)
+        + shape.count(_GROUPS_SPACE)
+        + shape.count(_GROUPS_DASH)
+        + shape.count(_AMEX_SPACE)
+        + shape.count(_AMEX_DASH)
+    )
+
+
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")  # each digit doubled, digits of the result summed
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn checksum of a digit string (False for anything that is not all ASCII digits)."""
+    if not (digits.isascii() and digits.isdigit()):
+        return False
+    raw = digits.encode("ascii")
+    kept, doubled = raw[-1::-2], raw[-2::-2].translate(_DOUBLED)
+    return (sum(kept) + sum(doubled) - 48 * len(raw)) % 10 == 0
+
+
+def card_brand(digits: str) -> str:
+    """Card brand from the issuer identification number; `other` when the prefix is not recognised."""
+    n = len(digits)
+    if digits.startswith("4") and n in (13, 16, 19):
+        return "visa"
+    two, four, six = int(digits[:2]), int(digits[:4]), int(digits[:6])
+    if 51 <= two <= 55 or 222100 <= six <= 272099:
+        return "mastercard"
+    if two in (34, 37) and n == 15:
+        return "amex"
+    if digits.startswith("6011") or digits.startswith("65") or 644 <= int(digits[:3]) <= 649 or 622126 <= six <= 622925:
+        return "discover"
+    if 3528 <= four <= 3589:
+        return "jcb"
+    if two in (36, 38) or 300 <= int(digits[:3]) <= 305:
+        return "diners"
+    return "other"
+
+
+def is_pan(candidate: str) -> bool:
+    digits = candidate.translate(_SEPARATORS)
+    return 13 <= len(digits) <= 19 and luhn_valid(digits)
+
+
+def _mask_match(text: str) -> str:
+    """Replace every digit but the last four with `*`, keeping separators (and so the text's length)."""
+    keep = 4
+    out = []
+    for char in reversed(text):
+        if char.isdigit():
+            if keep > 0:
+                keep -= 1
+                out.append(char)
+            else:
+                out.append("*")
+        else:
+            out.append(char)
+    return "".join(reversed(out))
+
+
+def mask_pans(text: str, *, luhn_only: bool = True) -> tuple[str, int]:
+    """Mask card numbers in free text. With `luhn_only=False` every card-like number is masked, valid
+    checksum or not (used for quarantined payloads, where a mistyped card number is still a card number)."""
+    count = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal count
+        candidate = match.group(0)
+        if luhn_only and not is_pan(candidate):
+            return candidate
+        count += 1
+        return _mask_match(candidate)
+
+    masked = PAN_CANDIDATE_TEXT.sub(replace, text)
+    return masked, count
+
+
+def pan_digits_in(payload: bytes) -> list[str]:
+    """The Luhn-valid card numbers in a raw payload, as digit strings."""
+    found = []
+    for match in PAN_CANDIDATE_BYTES.finditer(payload):
+        digits = match.group(0).decode("ascii").translate(_SEPARATORS)
+        if luhn_valid(digits):
+            found.append(digits)
+    return found

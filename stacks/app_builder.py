@@ -1,0 +1,69 @@
+"""Build the CDK app for one stage: used by app.py (the CLI), the tests and the local twin, in-process."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from aws_cdk import App, Environment, Tags, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from stacks.ingestion.ingestion_stack import IngestionStack
+from stacks.stage_config import DEFAULT_STAGE, StageConfig, load_stage_config
+from stacks.storage.storage_stack import StorageStack
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CDK_JSON = REPO_ROOT / "cdk.json"
+
+
+def _cdk_json_context() -> dict:
+    return json.loads(CDK_JSON.read_text())["context"]
+
+
+def stage_config(app: App, stage: str | None = None) -> StageConfig:
+    """The validated config of `stage`, else of the `stage` context value (`-c stage=...`), else dev."""
+    selected = stage or app.node.try_get_context("stage") or DEFAULT_STAGE
+    return load_stage_config(app.node.try_get_context("stages"), selected)
+
+
+def _environment(config: StageConfig) -> Environment | None:
+    account = config.account or os.environ.get("CDK_DEFAULT_ACCOUNT")
+    region = config.region or os.environ.get("CDK_DEFAULT_REGION")
+    if account is None and region is None:
+        return None  # environment-agnostic templates (AWS::AccountId / AWS::Region resolve at deploy)
+    return Environment(account=account, region=region)
+
+
+def build_app(stage: str | None = None, outdir: str | os.PathLike[str] | None = None, *, nag: bool = True) -> App:
+    """Create the app with every stack of `stage`; call `.synth()` on the result to write the assembly.
+
+    `outdir` defaults to CDK_OUTDIR (set by the CDK CLI) or cdk.out. With `nag`, cdk-nag's AwsSolutions
+    checks run at synth and any unacknowledged finding fails it.
+    """
+    # cdk.json's context is what the CLI would pass; the CLI's own context (CDK_CONTEXT_JSON) overrides it.
+    app = App(context=_cdk_json_context(), outdir=str(outdir) if outdir is not None else None)
+    config = stage_config(app, stage)
+    env = _environment(config)
+
+    storage = StorageStack(
+        app,
+        config.stack_name("Storage"),
+        config=config,
+        env=env,
+        description=f"retail-lake {config.stage}: S3 lake zones, support buckets and the lake KMS key",
+    )
+    IngestionStack(
+        app,
+        config.stack_name("Ingestion"),
+        config=config,
+        storage=storage.storage,
+        env=env,
+        description=f"retail-lake {config.stage}: Kinesis stream, stream-transform Lambda, failure queue, alarms",
+    )
+
+    Tags.of(app).add("project", config.project_name)
+    Tags.of(app).add("stage", config.stage)
+    if nag:
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return app

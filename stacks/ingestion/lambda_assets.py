@@ -1,0 +1,70 @@
+"""Lambda code and layer assets, assembled by plain Python at synth time (no Docker bundling).
+
+The function asset is the handler's modules plus the shared `retail_lake` package, copied into
+build/lambda/stream_transform. Third-party dependencies come from the layer that
+scripts/build_lambda_layer.py builds into build/layers/stream_deps (pyarrow/numpy from the AWS SDK for
+pandas managed layer, boto3 from the runtime).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BUILD_DIR = REPO_ROOT / "build"
+STREAM_TRANSFORM_SOURCE = REPO_ROOT / "lambdas" / "stream_transform"
+SHARED_PACKAGE = REPO_ROOT / "retail_lake"
+STREAM_TRANSFORM_ASSET = BUILD_DIR / "lambda" / "stream_transform"
+STREAM_DEPS_LAYER = BUILD_DIR / "layers" / "stream_deps"
+STREAM_DEPS_STAMP_NAME = ".stamp"  # written by scripts/build_lambda_layer.py, excluded from the asset
+STREAM_DEPS_REQUIREMENTS = STREAM_TRANSFORM_SOURCE / "requirements.txt"
+
+_LAYER_PLATFORM = "manylinux2014_x86_64/3.11"  # must match scripts/build_lambda_layer.py
+_BUILD_HINT = "run `python scripts/build_lambda_layer.py` (or `make layer`) from the repository root, then synth again"
+
+
+class LambdaAssetError(RuntimeError):
+    """A Lambda asset cannot be assembled; the message says what to run."""
+
+
+def assemble_stream_transform_code() -> Path:
+    """Copy the handler modules and `retail_lake/` into the asset directory; return the directory."""
+    if not STREAM_TRANSFORM_SOURCE.is_dir():
+        raise LambdaAssetError(f"the stream-transform handler folder {STREAM_TRANSFORM_SOURCE} does not exist")
+    # Assemble beside the target and swap it in, so a concurrent synth never sees a half-copied tree.
+    staging = STREAM_TRANSFORM_ASSET.with_name(f"{STREAM_TRANSFORM_ASSET.name}.staging-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for module in sorted(STREAM_TRANSFORM_SOURCE.glob("*.py")):
+        shutil.copy2(module, staging / module.name)
+    shutil.copytree(
+        SHARED_PACKAGE,
+        staging / SHARED_PACKAGE.name,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"),
+    )
+    previous = STREAM_TRANSFORM_ASSET.with_name(f"{STREAM_TRANSFORM_ASSET.name}.previous-{os.getpid()}")
+    if STREAM_TRANSFORM_ASSET.exists():
+        STREAM_TRANSFORM_ASSET.rename(previous)
+    staging.rename(STREAM_TRANSFORM_ASSET)
+    shutil.rmtree(previous, ignore_errors=True)
+    return STREAM_TRANSFORM_ASSET
+
+
+def stream_deps_layer_dir() -> Path:
+    """The built dependency layer (with `python/` inside), verified to match requirements.txt."""
+    site_dir = STREAM_DEPS_LAYER / "python"
+    if not site_dir.is_dir():
+        raise LambdaAssetError(f"the stream-transform dependency layer is missing ({site_dir}); {_BUILD_HINT}")
+    digest = hashlib.sha256(STREAM_DEPS_REQUIREMENTS.read_bytes())
+    digest.update(_LAYER_PLATFORM.encode())
+    stamp_file = STREAM_DEPS_LAYER / STREAM_DEPS_STAMP_NAME
+    stamp = stamp_file.read_text().strip() if stamp_file.is_file() else ""
+    if stamp != digest.hexdigest():
+        raise LambdaAssetError(
+            f"the stream-transform dependency layer in {STREAM_DEPS_LAYER} is out of date with "
+            f"{STREAM_DEPS_REQUIREMENTS.relative_to(REPO_ROOT)}; {_BUILD_HINT}"
+        )
+    return STREAM_DEPS_LAYER

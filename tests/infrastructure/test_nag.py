@@ -1,0 +1,68 @@
+"""cdk-nag AwsSolutions: zero unacknowledged findings, and every acknowledgement says why."""
+
+from __future__ import annotations
+
+from aws_cdk import Validations
+from constructs import IConstruct
+
+from stacks.nag import MIN_REASON_LENGTH
+from tests.conftest import Synthesized
+
+# Every acknowledged rule, by construct path below the stack: a new one must be added here on purpose.
+EXPECTED_ACKNOWLEDGEMENTS = {
+    "DataLake/AccessLogsBucket": {"AwsSolutions-S1"},
+    "StreamIngestion/EventStream": {"AwsSolutions-KDS3"},
+    "StreamIngestion/PseudonymizationSecret": {"AwsSolutions-SMG4"},
+    "StreamIngestion/OnFailureQueue": {"AwsSolutions-SQS3"},
+    "StreamIngestion/StreamTransformFunction": {"AwsSolutions-L1"},
+    "StreamIngestion/StreamTransformRole": {
+        "AwsSolutions-IAM5[Resource::*]",
+        "AwsSolutions-IAM5[Resource::{stack}-Storage:ExportsOutputFnGetAttDataLakeRawBucket*",
+        "AwsSolutions-IAM5[Resource::{stack}-Storage:ExportsOutputFnGetAttDataLakeQuarantineBucket*",
+    },
+}
+
+
+def _acknowledgements(root: IConstruct) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    stack_of_path = {}
+
+    def walk(construct: IConstruct) -> None:
+        for entry in construct.node.metadata:
+            if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                path = construct.node.path.split("/", 1)[1]
+                stack_of_path[path] = construct.node.path.split("/", 1)[0]
+                for rule_id, reason in dict(entry.data).items():
+                    found.setdefault(path, {})[rule_id.removeprefix("Annotation::")] = reason
+        for child in construct.node.children:
+            walk(child)
+
+    walk(root)
+    return found
+
+
+def test_synth_passed_cdk_nag_validation(synthesized: Synthesized) -> None:
+    assert synthesized.nag_error is None, synthesized.nag_error
+
+
+def test_validation_report_has_no_findings(synthesized: Synthesized) -> None:
+    report = synthesized.validation_report
+    findings = [
+        (plugin["pluginName"], violation["ruleName"], violation["severity"],
+         [c["constructPath"] for c in violation.get("violatingConstructs", [])])
+        for plugin in report["pluginReports"]
+        for violation in plugin.get("violations", [])
+    ]
+    assert findings == []
+
+
+def test_every_acknowledgement_is_expected_and_justified(synthesized: Synthesized) -> None:
+    acknowledgements = _acknowledgements(synthesized.app)
+    stack = f"RetailLake-{synthesized.stage}"
+    assert set(acknowledgements) == set(EXPECTED_ACKNOWLEDGEMENTS)
+    for path, rules in acknowledgements.items():
+        expected = {pattern.format(stack=stack) for pattern in EXPECTED_ACKNOWLEDGEMENTS[path]}
+        for rule_id, reason in rules.items():
+            assert any(rule_id == e or (e.endswith("*") and rule_id.startswith(e[:-1])) for e in expected), rule_id
+            assert len(reason.strip()) >= MIN_REASON_LENGTH, f"{path} {rule_id}: reason too short: {reason!r}"
+        assert len(rules) == len(expected), (path, sorted(rules))
