@@ -216,11 +216,9 @@ def memory_probe(batch_file: Path) -> dict[str, float]:
     for key, value in ENV.items():
         os.environ.setdefault(key, value)
     os.environ["PSEUDONYMIZATION_SECRET_ARN"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench"
-    from aws_lambda_powertools.utilities import parameters
-
-    parameters.get_secret = lambda name, **_: SECRET_STRING  # Secrets Manager stands outside the process
     handler = _import_handler()
     handler.s3 = _MemoryS3()
+    handler.secrets.get = lambda name, **_: SECRET_STRING  # Secrets Manager stands outside the process
     batch = json.loads(batch_file.read_bytes())
     before = _peak_rss_mb()
     handler.handler({"Records": batch["Records"]}, CONTEXT)

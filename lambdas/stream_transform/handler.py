@@ -31,10 +31,13 @@ metrics = Metrics()
 tracer = Tracer()
 processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
 s3 = boto3.client("s3")
+# A provider of this module's own (not Powertools' process-wide default), so its client is made with this
+# function's configuration; the secret is cached for SECRET_MAX_AGE_SECONDS.
+secrets = parameters.SecretsProvider(boto3_client=boto3.client("secretsmanager"))
 
 
 def _pseudonymizer() -> Pseudonymizer:
-    secret = parameters.get_secret(SECRET_ARN, max_age=SECRET_MAX_AGE_SECONDS)
+    secret = secrets.get(SECRET_ARN, max_age=SECRET_MAX_AGE_SECONDS)
     return Pseudonymizer(key_from_secret_string(secret if isinstance(secret, str) else secret.decode()))
 
 

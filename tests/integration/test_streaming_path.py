@@ -19,8 +19,12 @@ from retail_lake.twin import Twin
 
 pytestmark = pytest.mark.integration
 
-# Independent of the code under test: any 13-19 digits, grouped or not, that pass the Luhn check.
-DIGIT_RUN = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
+# Written here, not imported from the code under test: a card number as people and systems write it,
+# 13-19 digits in one run or grouped 4-4-4-4(-3) or 4-6-5/4-6-4 by spaces or dashes, standing alone
+# (identifiers like UUIDs contain digit groups too, but never stand alone in these shapes).
+DIGIT_RUN = re.compile(
+    r"(?<![\w-])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?|\d{4}([ -])\d{6}\2\d{4,5})(?![\w-])"
+)
 
 
 def _stored_card_numbers(texts):
