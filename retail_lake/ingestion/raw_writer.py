@@ -15,12 +15,15 @@ The last sequence number of the range is kept in the object's metadata.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from retail_lake.contracts.derive import card_columns
+from retail_lake.contracts.fields import Contract, Privacy
 from retail_lake.ingestion.stream_transform import RawBatch
 
 QUARANTINE_PREFIX = "stream"
@@ -35,9 +38,24 @@ class WrittenObject:
     bytes: int
 
 
-def parquet_bytes(table: pa.Table) -> bytes:
+@functools.cache
+def dictionary_columns(contract: Contract) -> tuple[str, ...]:
+    """Columns worth dictionary encoding: the low-cardinality ones (enumerations, coded identifiers such as
+    stores and SKUs, card brand, ingestion shard and record). Unique ids would only pay for a dictionary
+    that Parquet then abandons."""
+    columns = [f.name for f in contract.fields if f.allowed or (f.pattern and f.privacy is Privacy.NONE)]
+    for f in contract.fields:
+        columns += [f"{f.name}.list.element.{c.name}" for c in f.children if c.allowed or c.pattern]
+    columns += ["ingest_shard_id", "ingest_sequence_number"]
+    if contract.fields_with_privacy(Privacy.CARD_NUMBER):
+        columns.append(card_columns(contract.fields_with_privacy(Privacy.CARD_NUMBER)[0])[0])
+    return tuple(columns)
+
+
+def parquet_bytes(table: pa.Table, contract: Contract) -> bytes:
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="snappy", use_dictionary=True, write_statistics=True)
+    pq.write_table(table, sink, compression="snappy", use_dictionary=list(dictionary_columns(contract)),
+                   write_statistics=True)
     return sink.getvalue().to_pybytes()
 
 
@@ -72,7 +90,7 @@ def write_batch(s3_client, batch: RawBatch, *, raw_bucket: str, quarantine_bucke
     }
     written = []
     for dataset, table in sorted(batch.tables().items()):
-        body = parquet_bytes(table)
+        body = parquet_bytes(table, batch.rows[dataset].contract)
         key = raw_key(dataset, batch)
         s3_client.put_object(
             Bucket=raw_bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet", Metadata=metadata

@@ -2,7 +2,7 @@
 deliver batches to the in-process Lambda runtime, and apply the mapping's settings as Lambda does.
 
 Settings honoured (read back from the endpoint's event-source mapping, so they are the deployed ones):
-BatchSize, ParallelizationFactor (records of a shard split into lanes by partition-key hash, order kept within a
+BatchSize (and Lambda's 6 MB invocation payload), ParallelizationFactor (records of a shard split into lanes by partition-key hash, order kept within a
 lane), FunctionResponseTypes=ReportBatchItemFailures (checkpoint at the lowest failed sequence number and retry
 from there), function errors (retry the batch; BisectBatchOnFunctionError splits it in halves),
 MaximumRetryAttempts (-1: unbounded), MaximumRecordAgeInSeconds, StartingPosition, DestinationConfig.OnFailure
@@ -302,7 +302,7 @@ class KinesisEventSourcePoller(Executor):
         if self._discard_expired(mapping, shard, lane):
             return
         size = lane.pending_sizes.popleft() if lane.pending_sizes else mapping.batch_size
-        batch = [lane.records[i] for i in range(min(size, len(lane.records)))]
+        batch = _within_payload_limit(lane.records, min(size, len(lane.records)))
         result = self.runtime.invoke(mapping.function_arn, self._event(mapping, batch))
         mapping.counters.invocations += 1
         if result.failed:
@@ -452,3 +452,21 @@ class KinesisEventSourcePoller(Executor):
             self.twin.client("sns").publish(TopicArn=destination, Message=message)
         else:
             log.error("on-failure destination %s is not supported by the twin (SQS or SNS)", destination)
+
+
+# Lambda's invocation payload limit (6 MB): a Kinesis event source hands a function fewer records than its
+# BatchSize when the records' base64 data would not fit.
+INVOCATION_PAYLOAD_LIMIT = 6 * 1024 * 1024
+_RECORD_ENVELOPE_BYTES = 512  # the JSON around one record's data in the event
+
+
+def _within_payload_limit(records, size: int) -> list:
+    batch, total = [], 16
+    for index in range(size):
+        record = records[index]
+        cost = 4 * -(-len(record.data) // 3) + _RECORD_ENVELOPE_BYTES
+        if batch and total + cost > INVOCATION_PAYLOAD_LIMIT:
+            break
+        batch.append(record)
+        total += cost
+    return batch
