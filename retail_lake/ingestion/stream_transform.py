@@ -30,7 +30,7 @@ from retail_lake.contracts.registry import LATEST_BY_RECORD_TYPE
 from retail_lake.ingestion import reasons
 from retail_lake.ingestion.kpl import deaggregate
 from retail_lake.ingestion.raw_table import build_raw_table
-from retail_lake.privacy.cards import card_brand, luhn_valid, mask_pans
+from retail_lake.privacy.cards import card_brand, card_like_runs, luhn_valid, mask_pans
 from retail_lake.privacy.pseudonymize import Pseudonymizer
 
 _RECORD_TYPE_TEXT = re.compile(r'"record_type"\s*:\s*"([A-Za-z0-9_.\-]{1,64})"')
@@ -270,9 +270,12 @@ class RawBatch:
             text, encoding = payload.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
             text, encoding = payload.decode("utf-8", errors="replace"), "utf-8-replaced"
-        text, masked = mask_pans(text, luhn_only=False)
-        detail, masked_in_detail = mask_pans(detail, luhn_only=False)
-        self._cards_masked += masked_in_detail
+        masked = 0
+        if card_like_runs(payload):
+            text, masked = mask_pans(text, luhn_only=False)
+        if card_like_runs(detail.encode()):
+            detail, masked_in_detail = mask_pans(detail, luhn_only=False)
+            self._cards_masked += masked_in_detail
         record_type = _RECORD_TYPE_TEXT.search(text)
         event_id = _EVENT_ID_TEXT.search(text)
         text = self._pseudonymizer.scrub_text(text)
