@@ -1,4 +1,4 @@
-"""`<Project>-<stage>-Storage`: the lake's buckets and key, with outputs the local twin reads."""
+"""`<Project>-<stage>-Storage`: the lake's buckets and key and the raw zone's catalog, with outputs the twin reads."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from stacks.catalog.raw_zone_catalog import RawZoneCatalog
+from stacks.catalog.raw_zone_catalog_props import RawZoneCatalogProps, glue_database_name
 from stacks.stage_config import StageConfig
 from stacks.storage.data_lake_storage import DataLakeStorage
 from stacks.storage.data_lake_storage_props import DataLakeStorageProps
@@ -14,6 +16,7 @@ from stacks.storage.data_lake_storage_props import DataLakeStorageProps
 
 class StorageStack(Stack):
     storage: DataLakeStorage
+    catalog: RawZoneCatalog
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -26,6 +29,14 @@ class StorageStack(Stack):
             ),
         )
         storage = self.storage
+        self.catalog = RawZoneCatalog(
+            self,
+            "RawCatalog",
+            props=RawZoneCatalogProps(
+                database_name=glue_database_name(config.project_name, config.stage, "raw"),
+                raw_bucket=storage.raw_bucket,
+            ),
+        )
         outputs = {
             "RawBucketName": (storage.raw_bucket.bucket_name, "Raw zone: events as landed from the sources"),
             "CuratedBucketName": (storage.curated_bucket.bucket_name, "Curated zone: validated, deduplicated"),
@@ -35,6 +46,7 @@ class StorageStack(Stack):
             "AthenaResultsBucketName": (storage.athena_results_bucket.bucket_name, "Athena query results"),
             "AccessLogsBucketName": (storage.access_logs_bucket.bucket_name, "S3 server access logs"),
             "DataLakeKeyArn": (storage.data_lake_key.key_arn, "KMS key of the lake buckets"),
+            "RawDatabaseName": (self.catalog.raw_database_name, "Glue database of the raw zone, one table per dataset"),
         }
         for key, (value, description) in outputs.items():
             CfnOutput(self, key, value=value, description=description).override_logical_id(key)
