@@ -250,6 +250,7 @@ def _struct_for(fields: tuple[Field, ...], name: str, tag: str | None, version: 
         tag_field=RECORD_TYPE_FIELD if tag is not None else None,
         tag=tag,
         forbid_unknown_fields=True,
+        gc=False,  # plain data, no reference cycles: not tracked by the cyclic collector (faster batches)
     )
 
 
