@@ -30,6 +30,10 @@ def _rules(field: Field) -> str:
         rules.append(f"at least {field.min_items} item(s)")
     if field.type is LogicalType.TIMESTAMP:
         rules.append("ISO 8601 with an offset")
+    if field.type is LogicalType.MONEY:
+        rules.append("whole cents")
+    if field.free_text:
+        rules.append("free text: card numbers masked, emails and phone numbers pseudonymized inside it")
     return "; ".join(rules)
 
 

@@ -49,6 +49,9 @@ class Field:
     max_length: int | None = None
     nonzero: bool = False  # integers that may be negative but never zero (inventory delta)
     privacy: Privacy = Privacy.NONE
+    # Typed by people (search boxes, URLs): card numbers and personal data may turn up in any shape and
+    # are masked/pseudonymized inside the text before it is stored.
+    free_text: bool = False
     children: tuple["Field", ...] = ()  # the struct of a STRUCT_LIST
     min_items: int | None = None
 

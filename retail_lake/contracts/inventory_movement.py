@@ -16,7 +16,7 @@ INVENTORY_MOVEMENT_V1 = Contract(
         Field("sku", T.STRING, pattern=r"^SKU-\d{6}$", description="product that moved"),
         Field("delta", T.INT, nonzero=True, min_value=-100_000, max_value=100_000, description="signed change"),
         Field("reason", T.STRING, allowed=MOVEMENT_REASONS, description="why the stock moved"),
-        Field("on_hand_after", T.INT, min_value=0, description="units on hand after the movement"),
+        Field("on_hand_after", T.INT, min_value=0, max_value=10_000_000, description="units on hand after the movement"),
         Field("reference_id", T.STRING, required=False, description="transaction, transfer or receipt id"),
     ),
     partition_key_fields=("store_id",),

@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 PUT_RECORDS_MAX_ENTRIES = 500
 PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024
 DEFAULT_AGGREGATE_MAX_BYTES = 50 * 1024  # the KPL's default AggregationMaxSize
-RETRYABLE_ERRORS = ("ProvisionedThroughputExceededException", "InternalFailure", "KMSThrottlingException")
+# Per-entry errors worth retrying; any other (KMSAccessDeniedException, KMSDisabledException, ...) will not
+# go away by itself and stops the send at once.
+RETRYABLE_ERRORS = frozenset({"ProvisionedThroughputExceededException", "InternalFailure", "KMSThrottlingException"})
 
 
 class ProducerError(RuntimeError):
@@ -77,6 +79,7 @@ class _Entry:
 @dataclass
 class ProducerReport:
     events: int = 0
+    acknowledged_events: int = 0
     kinesis_records: int = 0
     put_records_calls: int = 0
     retried_entries: int = 0
@@ -213,18 +216,23 @@ class KinesisProducer:
                     errors[result["ErrorCode"]] = errors.get(result["ErrorCode"], 0) + 1
                 else:
                     report.kinesis_records += 1
+                    report.acknowledged_events += entry.events
                     if progress is not None:
                         progress(entry.events)
             if not failed:
                 return
-            report.retried_entries += len(failed)
             report.throttled_entries += errors.get("ProvisionedThroughputExceededException", 0)
-            if attempt >= self._max_attempts:
+            permanent = sorted(code for code in errors if code not in RETRYABLE_ERRORS)
+            if permanent or attempt >= self._max_attempts:
                 lost = sum(e.events for e in failed)
+                why = f"errors {permanent} do not go away with retries" if permanent else f"after {attempt} attempts"
                 raise ProducerError(
-                    f"{len(failed)} Kinesis records ({lost} events) still failing after {attempt} attempts "
-                    f"(errors: {errors}); they were not delivered"
+                    f"{len(failed)} Kinesis records ({lost} events) were not delivered: {why} (errors: {errors}). "
+                    f"{report.acknowledged_events} events were acknowledged before this; the rest of the input "
+                    f"was not sent. Sending the whole input again duplicates the acknowledged events in raw "
+                    f"(curated drops them by event id)."
                 )
+            report.retried_entries += len(failed)
             delay = min(self._max_backoff, self._base_backoff * (2 ** (attempt - 1)))
             log.debug("retrying %d failed entries (%s) in up to %.3fs", len(failed), errors, delay)
             self._sleep(self._rng.uniform(0, delay))

@@ -1,10 +1,13 @@
 """One dataset's rows of a batch as an Arrow table in the raw schema, with the column-wise checks.
 
-Two checks run on whole columns (RE2 inside Arrow, no Python per event) instead of event by event:
+The checks run on whole columns (RE2 inside Arrow, no Python per event) instead of event by event:
 - string patterns of the contract (`pattern_rules`): rows that break one leave the table and go to
   quarantine with the rule's message;
-- card numbers where they do not belong: every free string value that looks like a card number is
-  found by one regular expression per column; only those values are checked (Luhn) and masked.
+- card numbers where they do not belong: one regular expression per string column flags the values that
+  may hold one; only those are checked (Luhn) and masked. Free-text fields (search queries, URLs) get
+  the loose rule (card numbers in any shape, glued to words, URL-encoded) and their emails and phone
+  numbers are pseudonymized; identifiers get the strict rule (a card number standing alone), so that
+  UUIDs and transaction ids are never mangled.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import pyarrow.compute as pc
 from retail_lake.contracts.derive import arrow_schema, card_columns, hashed_column, pattern_rules
 from retail_lake.contracts.fields import Contract, Field, LogicalType, Privacy
 from retail_lake.ingestion.columnar import event_columns
-from retail_lake.privacy.cards import mask_pans
+from retail_lake.privacy.cards import LOOSE_RUN_RE2, mask_card_numbers_in_free_text, mask_pans
+from retail_lake.privacy.pseudonymize import Pseudonymizer
 
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -37,11 +41,16 @@ CARD_LIKE_RE2 = (
 )
 
 
+# Free text that may hold an email address or a phone number (9+ digits with separators).
+PERSONAL_DATA_RE2 = r"@|\d[\d ().-]{7,}\d"
+
+
 @dataclass
 class RawTable:
     table: pa.Table  # rows that passed every check, in the raw schema
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (row index, message)
     card_numbers_masked: int = 0
+    pseudonymized: int = 0
 
 
 @functools.cache
@@ -58,18 +67,18 @@ def stored_fields(contract: Contract) -> tuple[tuple[Field, ...], dict[str, str]
 
 
 @functools.cache
-def _free_text(contract: Contract) -> tuple[tuple[str, ...], ...]:
-    """Paths of string fields a card number could hide in: no pattern, no enumeration, no privacy class
-    (those are already constrained or replaced)."""
+def _unconstrained_strings(contract: Contract) -> tuple[tuple[tuple[str, ...], bool], ...]:
+    """(path, is free text) of the string fields a card number could hide in: no pattern, no enumeration,
+    no privacy class (those are already constrained or replaced)."""
 
-    def free(f: Field) -> bool:
+    def open_string(f: Field) -> bool:
         return f.type is LogicalType.STRING and not f.pattern and not f.allowed and f.privacy is Privacy.NONE
 
-    paths: list[tuple[str, ...]] = []
+    paths: list[tuple[tuple[str, ...], bool]] = []
     for f in contract.fields:
-        if free(f):
-            paths.append((f.name,))
-        paths.extend((f.name, child.name) for child in f.children if free(child))
+        if open_string(f):
+            paths.append(((f.name,), f.free_text))
+        paths.extend(((f.name, child.name), child.free_text) for child in f.children if open_string(child))
     return tuple(paths)
 
 
@@ -82,8 +91,22 @@ def _nested(list_column: pa.Array, child: str) -> tuple[pa.Array, np.ndarray, np
     return values, parents, positions
 
 
-def _failing_rows(contract: Contract, columns: dict[str, pa.Array]) -> dict[int, str]:
+def _failing_rows(
+    contract: Contract, columns: dict[str, pa.Array], sub_cent_amounts: dict[tuple[str, ...], np.ndarray]
+) -> dict[int, str]:
     failures: dict[int, str] = {}
+    for path, bad in sub_cent_amounts.items():
+        if not bad.any():
+            continue
+        message = "Expected an amount in whole cents (at most 2 decimals)"
+        if len(path) == 1:
+            for row in np.flatnonzero(bad):
+                failures.setdefault(int(row), f"{message} - at `$.{path[0]}`")
+        else:
+            _, parents, positions = _nested(columns[path[0]], path[1])
+            for item in np.flatnonzero(bad):
+                location = f"$.{path[0]}[{int(positions[item])}].{path[1]}"
+                failures.setdefault(int(parents[item]), f"{message} - at `{location}`")
     for rule in pattern_rules(contract):
         if len(rule.path) == 1:
             values = columns[rule.path[0]]
@@ -100,40 +123,52 @@ def _failing_rows(contract: Contract, columns: dict[str, pa.Array]) -> dict[int,
     return failures
 
 
-def _mask_card_numbers(contract: Contract, columns: dict[str, pa.Array], events: list[Any]) -> tuple[int, set[str]]:
-    """Mask card numbers in free string fields of the events; returns the count and the fields changed."""
-    masked_total, changed = 0, set()
-    for path in _free_text(contract):
+def _protect_strings(
+    contract: Contract, columns: dict[str, pa.Array], events: list[Any], pseudonymizer: Pseudonymizer
+) -> tuple[int, int, set[str]]:
+    """Mask card numbers (and, in free text, pseudonymize emails and phone numbers) in the events' open
+    string fields. Returns cards masked, values pseudonymized and the top-level fields changed."""
+    masked_total = pseudonymized = 0
+    changed: set[str] = set()
+
+    def protect(text: str, free_text: bool) -> tuple[str, int, int]:
+        if free_text:
+            text, cards = mask_card_numbers_in_free_text(text)
+            scrubbed = pseudonymizer.scrub_text(text)
+            return scrubbed, cards, int(scrubbed != text)
+        text, cards = mask_pans(text)
+        return text, cards, 0
+
+    for path, free_text in _unconstrained_strings(contract):
+        pattern = f"{LOOSE_RUN_RE2}|{PERSONAL_DATA_RE2}" if free_text else CARD_LIKE_RE2
         if len(path) == 1:
-            flagged = pc.match_substring_regex(columns[path[0]], CARD_LIKE_RE2).fill_null(False)
-            for row in np.flatnonzero(flagged.to_numpy(zero_copy_only=False)):
-                event = events[row]
-                masked, count = mask_pans(getattr(event, path[0]))
-                if count:
-                    setattr(event, path[0], masked)
-                    masked_total += count
-                    changed.add(path[0])
+            values = columns[path[0]]
         else:
             values, parents, positions = _nested(columns[path[0]], path[1])
-            flagged = pc.match_substring_regex(values, CARD_LIKE_RE2).fill_null(False)
-            for item in np.flatnonzero(flagged.to_numpy(zero_copy_only=False)):
-                holder = getattr(events[parents[item]], path[0])[positions[item]]
-                masked, count = mask_pans(getattr(holder, path[1]))
-                if count:
-                    setattr(holder, path[1], masked)
-                    masked_total += count
-                    changed.add(path[0])
-    return masked_total, changed
+        flagged = pc.match_substring_regex(values, pattern).fill_null(False)
+        for index in np.flatnonzero(flagged.to_numpy(zero_copy_only=False)):
+            if len(path) == 1:
+                holder, name = events[index], path[0]
+            else:
+                holder, name = getattr(events[parents[index]], path[0])[positions[index]], path[1]
+            text, cards, personal = protect(getattr(holder, name), free_text)
+            if cards or personal:
+                setattr(holder, name, text)
+                masked_total += cards
+                pseudonymized += personal
+                changed.add(path[0])
+    return masked_total, pseudonymized, changed
 
 
-def build_raw_table(rows, *, shard_id: str, ingest_time: dt.datetime) -> RawTable:
+def build_raw_table(rows, *, shard_id: str, ingest_time: dt.datetime, pseudonymizer: Pseudonymizer) -> RawTable:
     """`rows` is a `DatasetRows`: validated events plus their privacy and ingestion metadata."""
     contract: Contract = rows.contract
     target = arrow_schema(contract)
     fields, renames = stored_fields(contract)
-    columns = event_columns(fields, rows.events)
-    failures = _failing_rows(contract, columns)
-    masked, changed = _mask_card_numbers(contract, columns, rows.events)
+    sub_cent_amounts: dict[tuple[str, ...], np.ndarray] = {}
+    columns = event_columns(fields, rows.events, sub_cent_amounts)
+    failures = _failing_rows(contract, columns, sub_cent_amounts)
+    masked, pseudonymized, changed = _protect_strings(contract, columns, rows.events, pseudonymizer)
     if changed:
         columns.update(event_columns(tuple(f for f in fields if f.name in changed), rows.events))
     n = len(rows.events)
@@ -158,4 +193,4 @@ def build_raw_table(rows, *, shard_id: str, ingest_time: dt.datetime) -> RawTabl
         keep = np.ones(n, dtype=bool)
         keep[list(failures)] = False
         table = table.filter(pa.array(keep))
-    return RawTable(table, sorted(failures.items()), masked)
+    return RawTable(table, sorted(failures.items()), masked, pseudonymized)

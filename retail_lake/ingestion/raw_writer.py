@@ -8,8 +8,9 @@ date/hour of the batch's first record:
 
 A retried batch starts at the same sequence number (Lambda checkpoints at the first unprocessed
 record), so it overwrites its earlier attempt; a batch split in two by bisect-on-error writes its first
-half over the earlier object and its second half under the second half's own first sequence number.
-The last sequence number of the range is kept in the object's metadata.
+half over the earlier objects (deleting those of datasets the half has no rows of) and its second half
+under the second half's own first sequence number. The last sequence number of the range is kept in
+the object's metadata.
 """
 
 from __future__ import annotations
@@ -79,7 +80,11 @@ def quarantine_bytes(batch: RawBatch) -> bytes:
 
 
 def write_batch(s3_client, batch: RawBatch, *, raw_bucket: str, quarantine_bucket: str) -> list[WrittenObject]:
-    """Write the batch's raw Parquet objects (one per dataset) and its quarantine object."""
+    """Write the batch's raw Parquet objects (one per dataset) and its quarantine object.
+
+    Every key of the batch is written or deleted, for every dataset the stream carries: a batch retried
+    in smaller pieces (bisect on error) may hold no rows of a dataset its first, failed attempt had
+    written, and that attempt's object must not survive beside the retry's."""
     if batch.first_sequence_number is None:
         return []
     metadata = {
@@ -88,19 +93,26 @@ def write_batch(s3_client, batch: RawBatch, *, raw_bucket: str, quarantine_bucke
         "last-sequence-number": batch.last_sequence_number or "",
         "kinesis-records": str(batch.records),
     }
+    tables = batch.tables()
     written = []
-    for dataset, table in sorted(batch.tables().items()):
-        body = parquet_bytes(table, batch.rows[dataset].contract)
+    for dataset in sorted(batch.rows):
         key = raw_key(dataset, batch)
+        table = tables.get(dataset)
+        if table is None:
+            s3_client.delete_object(Bucket=raw_bucket, Key=key)
+            continue
+        body = parquet_bytes(table, batch.rows[dataset].contract)
         s3_client.put_object(
             Bucket=raw_bucket, Key=key, Body=body, ContentType="application/vnd.apache.parquet", Metadata=metadata
         )
         written.append(WrittenObject(raw_bucket, key, table.num_rows, len(body)))
+    key = quarantine_key(batch)
     if batch.quarantine:
         body = quarantine_bytes(batch)
-        key = quarantine_key(batch)
         s3_client.put_object(
             Bucket=quarantine_bucket, Key=key, Body=body, ContentType="application/x-ndjson", Metadata=metadata
         )
         written.append(WrittenObject(quarantine_bucket, key, len(batch.quarantine), len(body)))
+    else:
+        s3_client.delete_object(Bucket=quarantine_bucket, Key=key)
     return written

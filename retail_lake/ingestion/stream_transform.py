@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import msgspec
 import pyarrow as pa
+import pybase64
 
 from retail_lake.contracts.derive import event_decoder, event_struct
 from retail_lake.contracts.fields import Contract, Privacy
@@ -30,7 +31,7 @@ from retail_lake.contracts.registry import LATEST_BY_RECORD_TYPE
 from retail_lake.ingestion import reasons
 from retail_lake.ingestion.kpl import deaggregate
 from retail_lake.ingestion.raw_table import build_raw_table
-from retail_lake.privacy.cards import card_brand, card_like_runs, luhn_valid, mask_pans
+from retail_lake.privacy.cards import card_brand, luhn_valid, mask_quarantined_text
 from retail_lake.privacy.pseudonymize import Pseudonymizer
 
 _RECORD_TYPE_TEXT = re.compile(r'"record_type"\s*:\s*"([A-Za-z0-9_.\-]{1,64})"')
@@ -199,19 +200,23 @@ class RawBatch:
         self._received = 0
         self._cards_removed = 0
         self._cards_masked = 0
+        self._pseudonymized_in_text = 0
         self._tables: dict[str, pa.Table] | None = None
 
     # -------------------------------------------------------------------------------------- records
 
-    def add_record(self, sequence_number: str, arrival_time: float, data: bytes) -> None:
-        """Route every user record of one Kinesis record. After a failure, later records are ignored:
-        Kinesis delivers them again, starting at the failed record."""
+    def add_record(self, sequence_number: str, arrival_time: float, data: bytes | str) -> None:
+        """Route every user record of one Kinesis record (`data` as bytes, or base64 text as in the Lambda
+        event). After a failure, later records are ignored: Kinesis delivers them again, starting at the
+        failed record."""
         if self.failed_sequence_number is not None:
             return
         marks = {name: len(rows) for name, rows in self.rows.items()}
         quarantined_before = len(self.quarantine)
         pseudonymized_before = {sink: sink.pseudonymized for sink in self._sinks.values()}
         try:
+            if isinstance(data, str):
+                data = pybase64.b64decode(data, validate=True)
             payloads = deaggregate(data)
             removed, masked = self._route(payloads, sequence_number, arrival_time)
         except Exception as error:  # noqa: BLE001 - any error on one record fails that record only
@@ -270,12 +275,9 @@ class RawBatch:
             text, encoding = payload.decode("utf-8"), "utf-8"
         except UnicodeDecodeError:
             text, encoding = payload.decode("utf-8", errors="replace"), "utf-8-replaced"
-        masked = 0
-        if card_like_runs(payload):
-            text, masked = mask_pans(text, luhn_only=False)
-        if card_like_runs(detail.encode()):
-            detail, masked_in_detail = mask_pans(detail, luhn_only=False)
-            self._cards_masked += masked_in_detail
+        text, masked = mask_quarantined_text(text)
+        detail, masked_in_detail = mask_quarantined_text(detail)
+        self._cards_masked += masked_in_detail
         record_type = _RECORD_TYPE_TEXT.search(text)
         event_id = _EVENT_ID_TEXT.search(text)
         text = self._pseudonymizer.scrub_text(text)
@@ -308,13 +310,16 @@ class RawBatch:
             for name, rows in self.rows.items():
                 if not len(rows):
                     continue
-                built = build_raw_table(rows, shard_id=self.shard_id, ingest_time=self.ingest_time)
+                built = build_raw_table(
+                    rows, shard_id=self.shard_id, ingest_time=self.ingest_time, pseudonymizer=self._pseudonymizer
+                )
                 for row, message in built.rejected:
                     self._cards_masked += self._quarantine(
                         rows.payloads[row], reasons.INVALID_VALUE, message, rows.sequence_numbers[row],
                         rows.subsequence_numbers[row], rows.arrival_times[row],
                     )
                 self._cards_masked += built.card_numbers_masked
+                self._pseudonymized_in_text += built.pseudonymized
                 if built.table.num_rows:
                     self._tables[name] = built.table
         return self._tables
@@ -331,7 +336,7 @@ class RawBatch:
             quarantined=Counter(entry["reason"] for entry in self.quarantine),
             card_numbers_removed=self._cards_removed,
             card_numbers_masked=self._cards_masked,
-            pseudonymized=sum(sink.pseudonymized for sink in self._sinks.values()),
+            pseudonymized=sum(sink.pseudonymized for sink in self._sinks.values()) + self._pseudonymized_in_text,
         )
 
     @property

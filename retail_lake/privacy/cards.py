@@ -120,3 +120,99 @@ def pan_digits_in(payload: bytes) -> list[str]:
         if luhn_valid(digits):
             found.append(digits)
     return found
+
+
+# ---------------------------------------------------------------------------------------------- free text
+# In free text (search boxes, URLs, referrers) people write card numbers every which way: glued to words
+# (`card_4111...`), grouped by dots, slashes or plus signs, URL-encoded (`4111%201111...`). There any run
+# of digit groups of three or more, joined by single separators, counts, whatever stands around it. Groups
+# of one or two digits (dates, times, `-05-` in an identifier) break a run: no card is written that way.
+_PERCENT_SEPARATOR = re.compile(r"%2[0DdEeFf]|%5[Ff]")
+_LOOSE_RUN = re.compile(r"\d{3,}(?:(?:[ ._/+\-]|%2[0DdEeFf]|%5[Ff])\d{3,})*")
+_NON_DIGITS = re.compile(r"\D")
+# Magnetic-stripe track 1 as card readers emit it: %B<PAN>^<NAME>^<YYMM><service code>...
+_TRACK_DATA = re.compile(r"%?[Bb]\d{12,19}\^[^^\n\"]{0,30}\^\d{4,}[^\s\"?]*\??")
+# RE2 (no look-around) superset of _LOOSE_RUN runs of 13+ digits, to flag candidate values column-wise.
+LOOSE_RUN_RE2 = r"\d{13}|\d{3,}(?:[ ._/+-]|%2[0DdEeFf]|%5[Ff])\d{3,}"
+
+
+def _mask_loose_run(run: str) -> str:
+    """Every digit but the last four becomes `*`; separators (and percent-escapes) stay as they are."""
+    plain = _PERCENT_SEPARATOR.sub(lambda m: "\0" * len(m.group(0)), run)
+    keep = 4
+    out = list(run)
+    for index in range(len(plain) - 1, -1, -1):
+        if plain[index].isdigit():
+            if keep:
+                keep -= 1
+            else:
+                out[index] = "*"
+    return "".join(out)
+
+
+def mask_card_numbers_in_free_text(text: str, *, luhn_only: bool = True) -> tuple[str, int]:
+    """Mask card numbers in free text, however they are written. A run of 13-19 digits is masked when it
+    passes the Luhn check (or always, with `luhn_only=False`); a longer run always, since a card number
+    may hide inside it. Track data is removed whole."""
+    count = 0
+
+    def track(match: re.Match[str]) -> str:
+        nonlocal count
+        count += 1
+        return "<track data removed>"
+
+    text = _TRACK_DATA.sub(track, text)
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal count
+        run = match.group(0)
+        digits = _NON_DIGITS.sub("", _PERCENT_SEPARATOR.sub("", run))
+        if len(digits) < 13 or (len(digits) <= 19 and luhn_only and not luhn_valid(digits)):
+            return run
+        count += 1
+        return _mask_loose_run(run)
+
+    return _LOOSE_RUN.sub(replace, text), count
+
+
+# ---------------------------------------------------------------------------------------------- quarantine
+_JSON_DIGIT_ESCAPE = re.compile(r"\\u003([0-9])")
+# Values of keys that name a card number, whatever their content (a mistyped card number is still one).
+_CARD_KEY_VALUE = re.compile(r'("[^"]*(?:card|pan|ccnum|cc_num|credit)[^"]*"\s*:\s*")([^"]*)(")', re.IGNORECASE)
+
+
+def mask_quarantined_text(text: str) -> tuple[str, int]:
+    """Mask every card number in a payload that failed validation (it may not even be JSON): digits
+    written as JSON escapes are read as digits, track data is removed, values of card-like keys are
+    masked whatever they hold (a mistyped card number is still one), then the free-text rule runs over
+    the whole text."""
+    text = _JSON_DIGIT_ESCAPE.sub(r"\1", text)
+    count = 0
+
+    def track(match: re.Match[str]) -> str:
+        nonlocal count
+        count += 1
+        return "<track data removed>"
+
+    text = _TRACK_DATA.sub(track, text)
+
+    def card_value(match: re.Match[str]) -> str:
+        nonlocal count
+        value = match.group(2)
+        digits = _NON_DIGITS.sub("", value)
+        if len(digits) <= 4:
+            return match.group(0)
+        count += 1
+        keep = 4
+        masked = []
+        for char in reversed(value):
+            if char.isdigit():
+                masked.append(char if keep else "*")
+                keep = max(0, keep - 1)
+            else:
+                masked.append(char)
+        return match.group(1) + "".join(reversed(masked)) + match.group(3)
+
+    text = _CARD_KEY_VALUE.sub(card_value, text)
+    text, more = mask_card_numbers_in_free_text(text)
+    return text, count + more

@@ -115,3 +115,23 @@ def test_contract_reference_doc_is_current():
 
     committed = (Path(__file__).resolve().parents[2] / "docs" / "contracts.md").read_text()
     assert committed == render_markdown(), "run: python -m retail_lake.contracts.docs > docs/contracts.md"
+
+
+def test_no_number_field_can_hold_a_card_number():
+    """A 13-19 digit card number must not fit any integer or money field (it would be stored as-is)."""
+    from retail_lake.contracts.derive import MONEY_MAX
+    from retail_lake.contracts.fields import LogicalType
+
+    def numbers(fields):
+        for field in fields:
+            if field.type in (LogicalType.INT, LogicalType.MONEY):
+                yield field
+            yield from numbers(field.children)
+
+    for contract in CONTRACTS:
+        for field in numbers(contract.fields):
+            if field.name == "schema_version":
+                continue  # a literal version number
+            ceiling = field.max_value if field.max_value is not None else (
+                MONEY_MAX if field.type is LogicalType.MONEY else None)
+            assert ceiling is not None and ceiling < 10**12, f"{contract.dataset}.{field.name}"

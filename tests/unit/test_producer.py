@@ -110,8 +110,17 @@ def test_partially_failed_put_records_retries_only_the_failed_entries():
 def test_entries_still_failing_after_max_attempts_raise_with_counts():
     fake = FakeKinesis(lambda call, i: "InternalFailure" if i == 0 else None)
     producer = KinesisProducer(fake, "s", max_attempts=3, sleep=lambda s: None)
-    with pytest.raises(ProducerError, match=r"1 Kinesis records \(\d+ events\) still failing after 3 attempts"):
+    with pytest.raises(ProducerError, match=r"1 Kinesis records \(\d+ events\) were not delivered: after 3 attempts"):
         producer.send(events(30))
+
+
+def test_a_permanent_error_stops_at_once_and_says_what_was_acknowledged():
+    fake = FakeKinesis(lambda call, i: "KMSAccessDeniedException" if i == 1 else None)
+    sleeps = []
+    producer = KinesisProducer(fake, "s", aggregate_max_bytes=2 * 1024, sleep=sleeps.append)
+    with pytest.raises(ProducerError, match=r"KMSAccessDeniedException.*do not go away.*events were acknowledged"):
+        producer.send(events(300))
+    assert len(fake.calls) == 1 and sleeps == []
 
 
 def test_oversized_line_travels_alone_and_too_big_line_is_refused():

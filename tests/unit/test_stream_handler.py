@@ -219,3 +219,77 @@ def test_pattern_violations_found_column_wise_are_quarantined_with_their_locatio
     assert entries["evt-inv-1"]["detail"].endswith("at `$.store_id`")
     assert entries["bad-sku"]["kinesis_subsequence_number"] == 1
     assert f.VISA not in json.dumps(entries)
+
+
+def test_bisected_retry_leaves_no_stale_object_behind(lake):
+    """A failed invocation that had already written its objects is retried in halves (bisect on error):
+    the first half overwrites the same keys and deletes those of datasets it has no rows of."""
+    click_record = ("100", aggregate([f.line(f.click(event_id="c1"))]))
+    sale_record = ("200", aggregate([f.line(f.pos_sale(event_id="s1")), b"{broken"]))
+    invoke(lake, [click_record, sale_record])  # wrote clickstream, pos_sales and quarantine under ...-100
+    invoke(lake, [click_record])  # the first half of the bisected retry
+    invoke(lake, [sale_record])  # the second half
+    rows = raw_rows(lake)
+    assert [r["event_id"] for r in rows["clickstream"]] == ["c1"]
+    assert [r["event_id"] for r in rows["pos_sales"]] == ["s1"]
+    assert [q["reason"] for q in quarantined(lake)] == ["malformed_json"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "stored"),
+    [
+        ("page_url", "https://shop.example.com/pay?cc%3D4111111111111111&x=1",
+         "https://shop.example.com/pay?cc%3D************1111&x=1"),
+        ("search_query", "card_4111111111111111", "card_************1111"),
+        ("search_query", "4111.1111.1111.1111 lost", "****.****.****.1111 lost"),
+        ("referrer", "https://e.com/?q=4111+1111+1111+1111", "https://e.com/?q=****+****+****+1111"),
+    ],
+)
+def test_card_numbers_in_any_shape_are_masked_in_free_text(lake, field, value, stored):
+    invoke(lake, [("1000", aggregate([f.line(f.click(**{field: value}))]))])
+    assert raw_rows(lake)["clickstream"][0][field] == stored
+
+
+def test_emails_and_phones_typed_into_free_text_are_pseudonymized(lake):
+    invoke(lake, [("1100", aggregate([f.line(f.click(search_query="mail jane.doe@example.com or +1 555 010 1234"))]))])
+    query = raw_rows(lake)["clickstream"][0]["search_query"]
+    assert "jane.doe" not in query and "010 1234" not in query
+    assert query.startswith("mail <email:") and "<phone:" in query
+
+
+def test_identifiers_with_digit_groups_are_stored_untouched(lake):
+    ids = {"event_id": "44624316-7514-40ed-a4d3-867742977044", "session_id": "867742-9770-4493-8111"}
+    invoke(lake, [("1200", aggregate([f.line(f.click(**ids))]))])
+    row = raw_rows(lake)["clickstream"][0]
+    assert {k: row[k] for k in ids} == ids
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"record_type":"pos_sale","card_number":"%B4111111111111111^DOE/JANE^2512101000"}',
+        b'{"record_type":"pos_sale","card_number":"4111111111111111x"',
+        b'{"record_type":"pos_sale","card_number":"\\u0034111111111111111"',
+        b'{"record_type":"pos_sale","card_number":"4111111111111112","x":',
+    ],
+)
+def test_quarantined_payloads_lose_card_numbers_in_any_shape(lake, payload):
+    invoke(lake, [("1300", aggregate([payload]))])
+    [entry] = quarantined(lake)
+    text = json.dumps(entry)
+    for secret in ("4111111111111111", "4111111111111112", "DOE/JANE", "\\u0034111"):
+        assert secret not in text
+
+
+def test_amounts_with_a_fraction_of_a_cent_are_quarantined_not_rounded(lake):
+    sale = f.pos_sale(event_id="sub-cent", line_items=[{**f.pos_sale()["line_items"][0], "unit_price": 19.999}])
+    invoke(lake, [("1400", aggregate([f.line(sale), f.line(f.pos_sale(event_id="ok"))]))])
+    assert [r["event_id"] for r in raw_rows(lake)["pos_sales"]] == ["ok"]
+    [entry] = quarantined(lake)
+    assert entry["reason"] == "invalid_value" and entry["detail"].endswith("at `$.line_items[0].unit_price`")
+
+
+def test_a_card_number_cannot_hide_in_a_number_field(lake):
+    invoke(lake, [("1500", aggregate([f.line(f.inventory(on_hand_after=4111111111111111))]))])
+    assert [q["reason"] for q in quarantined(lake)] == ["invalid_value"]
+    assert "4111111111111111" not in json.dumps(quarantined(lake))
