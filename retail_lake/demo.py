@@ -41,13 +41,31 @@ class DemoOptions:
     stage: str = STAGE
 
 
+def _assembly_problem(options: DemoOptions) -> str | None:
+    """Why the cloud assembly cannot be deployed as it is, or None."""
+    from retail_lake.twin.assembly import stale_lambda_packages
+
+    manifest = options.assembly / "manifest.json"
+    if not manifest.exists():
+        return f"{options.assembly} holds no cloud assembly"
+    artifacts = json.loads(manifest.read_text()).get("artifacts", {})
+    wanted = f"RetailLake-{options.stage}-Storage"
+    if wanted not in artifacts:
+        return f"{options.assembly} was synthesized for another stage (no stack {wanted})"
+    stale = stale_lambda_packages(options.assembly)
+    if stale:
+        return "its Lambda code is older than the working tree (" + "; ".join(stale) + ")"
+    return None
+
+
 def ensure_assembly(options: DemoOptions, console: Console) -> Path:
     """The cloud assembly the twin deploys: `cdk.out` from `cdk synth` (what `make demo` runs first), or
-    synthesized here from the same app when it is missing or `--synth` is given."""
-    manifest = options.assembly / "manifest.json"
-    if manifest.exists() and not options.synth:
+    synthesized here from the same app when it is missing, for another stage, older than the code, or
+    `--synth` is given."""
+    problem = "--synth was given" if options.synth else _assembly_problem(options)
+    if problem is None:
         return options.assembly
-    console.print(f"[bold]synth[/] the CDK app (stage {options.stage}) into {options.assembly} ...")
+    console.print(f"[bold]synth[/] the CDK app (stage {options.stage}) into {options.assembly}: {problem} ...")
     started = time.perf_counter()
     from stacks.app_builder import build_app
 
@@ -56,12 +74,20 @@ def ensure_assembly(options: DemoOptions, console: Console) -> Path:
     return options.assembly
 
 
-def _input_lines(path: Path) -> list[bytes]:
-    """One event a line, sent as-is (even when it is not valid JSON); only the line break is removed."""
+def _input_lines(path: Path) -> tuple[list[bytes], int]:
+    """One event a line, sent as-is (even when it is not valid JSON); only the line break is removed.
+    Empty lines separate nothing and carry no event: they are counted and skipped."""
     if not path.exists():
         raise DemoError(f"--input {path}: no such file")
+    lines, empty = [], 0
     with path.open("rb") as handle:
-        return [line.rstrip(b"\r\n") for line in handle if line.rstrip(b"\r\n")]
+        for line in handle:
+            line = line.rstrip(b"\r\n")
+            if line:
+                lines.append(line)
+            else:
+                empty += 1
+    return lines, empty
 
 
 def _outputs(twin, stage: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -70,7 +96,10 @@ def _outputs(twin, stage: str) -> tuple[dict[str, str], dict[str, str]]:
     try:
         return outputs[f"{prefix}Storage"], outputs[f"{prefix}Ingestion"]
     except KeyError as missing:
-        raise DemoError(f"stack {missing} is not in the deployed assembly; stacks: {sorted(outputs)}") from None
+        raise DemoError(
+            f"stack {missing} is not in the deployed assembly (stacks: {sorted(outputs)}); synthesize stage "
+            f"{stage} with `make synth STAGE={stage}` or run the demo with --synth"
+        ) from None
 
 
 def run_demo(options: DemoOptions, console: Console | None = None) -> dict[str, Any]:
@@ -80,9 +109,11 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> dict[str, 
     console = console or Console()
     started = time.perf_counter()
     expected = None
+    empty_lines = 0
     if options.input is not None:
-        lines = _input_lines(options.input)
-        console.print(f"[bold]input[/] {len(lines):,} lines from {options.input}")
+        lines, empty_lines = _input_lines(options.input)
+        skipped = f" ({empty_lines:,} empty lines skipped)" if empty_lines else ""
+        console.print(f"[bold]input[/] {len(lines):,} lines from {options.input}{skipped}")
     else:
         from retail_lake.generator import GeneratorConfig, generate
 
@@ -110,8 +141,12 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> dict[str, 
             produced = producer.send(iter(lines), progress=lambda n: progress.advance(produce_task, n))
             progress.update(produce_task, completed=len(lines))
             lambda_task = progress.add_task("Kinesis -> Lambda -> S3", total=produced.kinesis_records)
-            poller = twin.kinesis_poller
-            drained = poller.drain(progress=lambda n: progress.advance(lambda_task, n))
+            if twin.is_embedded:
+                drained = twin.kinesis_poller.drain(progress=lambda n: progress.advance(lambda_task, n))
+            else:  # the endpoint (LocalStack) runs the event source mapping itself: wait for its results
+                drained = twin.settle(
+                    lambda: _landed(twin, storage) >= produced.events, timeout=600, interval=5
+                ) or "delivered by the endpoint's own event source mapping"
             progress.update(lambda_task, completed=produced.kinesis_records)
         console.print(
             f"[bold]produce[/] {produced.events:,} events in {produced.kinesis_records:,} aggregated Kinesis records "
@@ -132,11 +167,19 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> dict[str, 
             console.print(f"[bold]export[/] {exported:,} objects to {options.export}")
     summary = reconciliation.summary()
     summary["seconds"] = round(time.perf_counter() - started, 2)
+    if options.input is not None:
+        summary["input_empty_lines_skipped"] = empty_lines
     summary["producer"] = produced.as_dict()
     if expected is not None:
         summary["expected"] = expected
     _print_reconciliation(console, reconciliation, expected)
     return summary
+
+
+def _landed(twin, storage: dict[str, str]) -> int:
+    lake = count_lake(twin.client("s3"), raw_bucket=storage["RawBucketName"],
+                      quarantine_bucket=storage["QuarantineBucketName"])
+    return lake.raw_total + lake.quarantined_total
 
 
 def _describe_drain(drained: Any) -> str:

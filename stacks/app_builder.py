@@ -35,15 +35,24 @@ def _environment(config: StageConfig) -> Environment | None:
     return Environment(account=account, region=region)
 
 
-def build_app(stage: str | None = None, outdir: str | os.PathLike[str] | None = None, *, nag: bool = True) -> App:
+def build_app(
+    stage: str | None = None,
+    outdir: str | os.PathLike[str] | None = None,
+    *,
+    nag: bool = True,
+    config: StageConfig | None = None,
+) -> App:
     """Create the app with every stack of `stage`; call `.synth()` on the result to write the assembly.
 
     `outdir` defaults to CDK_OUTDIR (set by the CDK CLI) or cdk.out. With `nag`, cdk-nag's AwsSolutions
-    checks run at synth and any unacknowledged finding fails it.
+    checks run at synth and any unacknowledged finding fails it. `config`, when given, is used instead of
+    the stage read from cdk.json (e.g. a test's `dataclasses.replace` of one value).
     """
     # cdk.json's context is what the CLI would pass; the CLI's own context (CDK_CONTEXT_JSON) overrides it.
     app = App(context=_cdk_json_context(), outdir=str(outdir) if outdir is not None else None)
-    config = stage_config(app, stage)
+    if config is not None and stage is not None and stage != config.stage:
+        raise ValueError(f"build_app: stage {stage!r} disagrees with the given config's stage {config.stage!r}")
+    config = config or stage_config(app, stage)
     env = _environment(config)
 
     storage = StorageStack(

@@ -3,6 +3,14 @@
 Select a stage with `cdk synth -c stage=prod` (default `dev`). Every value a stack needs that differs
 between stages lives here; a wrong value fails the synth with a message naming the stage, the key and
 what is allowed.
+
+Optional settings, left out of cdk.json's dev and prod:
+
+- `account`, `region`: pin the stage's environment (otherwise CDK_DEFAULT_ACCOUNT/REGION, else agnostic).
+- `alarm_email`: an e-mail address subscribed to the stage's alarm topic (SNS sends a confirmation message
+  that must be accepted before alarms are delivered). Left out or empty (`""`), the topic has no
+  subscriber: alarms still change state and show in CloudWatch but notify no one, so set it in the
+  stage's entry of cdk.json for any stage someone is on call for.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
                       3288, 3653)
+# A plausible address, not RFC 5322: local part, "@", a dotted domain ending in a 2+ letter TLD.
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 _PROJECT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{1,30}$")
 _STAGE_NAME = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 # The managed layer of AWS SDK for pandas for the Lambda runtime we deploy (Python 3.11, x86_64); see
@@ -70,11 +80,12 @@ class _Reader:
             self.fail(self._key(name), f"is {value!r}; {hint or 'must match ' + pattern.pattern}")
         return value
 
-    def optional_string(self, name: str, *, pattern: re.Pattern[str], hint: str) -> str | None:
+    def optional_string(self, name: str, *, pattern: re.Pattern[str], hint: str,
+                        empty_is_unset: bool = False) -> str | None:
         value = self._get(name, optional=True)
-        if value is None:
+        if value is None or (empty_is_unset and value == ""):
             return None
-        if not isinstance(value, str) or not pattern.match(value):
+        if not isinstance(value, str) or not pattern.fullmatch(value):
             self.fail(self._key(name), f"is {value!r}; {hint}")
         return value
 
@@ -131,7 +142,12 @@ class EventSourceConfig:
 
 @dataclass(frozen=True)
 class ZoneLifecycle:
-    """Lifecycle of a bucket holding immutable landed data (raw, quarantine)."""
+    """Lifecycle of a bucket holding immutable landed data (raw, quarantine).
+
+    Objects move to STANDARD_IA, then to S3 Glacier Instant Retrieval (GLACIER_IR), the one Glacier class
+    Athena and Glue still read in place: the raw zone's tables are queried with partition projection over
+    the whole history, and GLACIER (Flexible Retrieval) or DEEP_ARCHIVE objects would fail those queries.
+    """
 
     transition_to_ia_days: int
     transition_to_glacier_days: int
@@ -167,6 +183,7 @@ class StageConfig:
     alarms: AlarmConfig
     log_retention_days: int
     aws_sdk_pandas_layer_arn: str
+    alarm_email: str | None = None  # subscribed (e-mail protocol) to the alarm topic when set
 
     def stack_name(self, component: str) -> str:
         return f"{self.project_name}-{self.stage}-{component}"
@@ -253,6 +270,10 @@ def parse_stage_config(stage: str, raw: Any) -> StageConfig:
             "aws_sdk_pandas_layer_arn", pattern=_PANDAS_LAYER_ARN,
             hint="must be the AWS SDK for pandas managed layer for Python 3.11 x86_64, e.g. "
                  "arn:aws:lambda:${AWS::Region}:336392948345:layer:AWSSDKPandas-Python311:<version>",
+        ),
+        alarm_email=root.optional_string(
+            "alarm_email", pattern=_EMAIL, empty_is_unset=True,
+            hint="must be an e-mail address such as ops@example.com, or empty / left out for no subscription",
         ),
     )
     if config.event_source.max_batching_window_seconds > 0 and config.stream_lambda.timeout_seconds < 10:

@@ -14,6 +14,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as sns_subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -66,7 +67,8 @@ class StreamIngestion(Construct):
 
     Public attributes: `ingestion_key` (KMS key of the stream, secret, queue and topic), `stream`,
     `pseudonymization_secret`, `stream_transform_function`, `on_failure_queue` (batches that exhausted
-    their retries), `alarm_topic`.
+    their retries), `alarm_topic` (every alarm's alarm and OK actions; e-mails the stage's `alarm_email`
+    when one is configured).
     """
 
     ingestion_key: kms.Key
@@ -134,6 +136,8 @@ class StreamIngestion(Construct):
         )
 
         self.alarm_topic = sns.Topic(self, "AlarmTopic", master_key=self.ingestion_key, enforce_ssl=True)
+        if config.alarm_email:
+            self.alarm_topic.add_subscription(sns_subscriptions.EmailSubscription(config.alarm_email))
 
         self.stream_transform_function = self._stream_transform_function(props, removal)
         self.stream_transform_function.add_event_source(
@@ -183,13 +187,16 @@ class StreamIngestion(Construct):
             self,
             "StreamTransformRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="stream-transform: read the stream, write raw/quarantine objects, read the pseudonymization key",
+            description="stream-transform: read the stream, write/delete raw/quarantine objects, read the "
+                        "pseudonymization key",
         )
         log_group.grant_write(role)
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="WriteRawAndQuarantineObjects",
-                actions=["s3:PutObject"],
+                # Each invocation writes or deletes the objects of its batch key in both buckets, so a retried
+                # or bisected batch never leaves a stale object behind.
+                sid="WriteAndDeleteRawAndQuarantineObjects",
+                actions=["s3:PutObject", "s3:DeleteObject"],
                 resources=[
                     storage.raw_bucket.arn_for_objects("*"),
                     storage.quarantine_bucket.arn_for_objects("*"),
@@ -270,36 +277,36 @@ class StreamIngestion(Construct):
             acknowledge(
                 role,
                 objects_wildcard_finding(role, bucket),
-                "PutObject must cover any object key the handler writes (dataset/partition/file paths are "
-                "data-dependent); scoped to this one bucket, write-only, no read/list/delete.",
+                "PutObject and DeleteObject must cover any object key the handler writes or removes for a "
+                "batch (dataset/partition/file paths are data-dependent); scoped to this one bucket's objects, "
+                "no read, list, version delete or bucket-level action.",
             )
         return function
 
     def _alarms(self, iterator_age_ms: int, dlq_depth: int) -> None:
-        action = cloudwatch_actions.SnsAction(self.alarm_topic)
-        function_iterator_age = cloudwatch.Alarm(
-            self,
+        function_iterator_age = self._iterator_age_alarm(
             "IteratorAgeAlarm",
-            alarm_description="stream-transform is falling behind the stream (Lambda IteratorAge)",
-            metric=self.stream_transform_function.metric(
-                "IteratorAge", statistic=cloudwatch.Stats.MAXIMUM, period=Duration.minutes(1)
-            ),
-            threshold=iterator_age_ms,
-            evaluation_periods=5,
-            datapoints_to_alarm=3,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            "stream-transform is falling behind the stream (Lambda IteratorAge)",
+            self.stream_transform_function.metric("IteratorAge"),
+            iterator_age_ms,
         )
-        stream_iterator_age = cloudwatch.Alarm(
-            self,
+        stream_iterator_age = self._iterator_age_alarm(
             "StreamIteratorAgeAlarm",
-            alarm_description="Records wait too long in the stream (GetRecords.IteratorAgeMilliseconds)",
-            metric=self.stream.metric_get_records_iterator_age_milliseconds(
-                statistic=cloudwatch.Stats.MAXIMUM, period=Duration.minutes(1)
+            "Records wait too long in the stream (GetRecords.IteratorAgeMilliseconds)",
+            self.stream.metric_get_records_iterator_age_milliseconds(),
+            iterator_age_ms,
+        )
+        function_errors = cloudwatch.Alarm(
+            self,
+            "StreamTransformErrorsAlarm",
+            alarm_description="stream-transform invocations failed (Lambda Errors: unhandled exception or "
+                              "timeout); failed batches are retried and bisected, and those that keep failing "
+                              "go to the on-failure queue",
+            metric=self.stream_transform_function.metric_errors(
+                statistic=cloudwatch.Stats.SUM, period=Duration.minutes(5)
             ),
-            threshold=iterator_age_ms,
-            evaluation_periods=5,
-            datapoints_to_alarm=3,
+            threshold=0,
+            evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
@@ -315,6 +322,23 @@ class StreamIngestion(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        for alarm in (function_iterator_age, stream_iterator_age, on_failure_depth):
+        action = cloudwatch_actions.SnsAction(self.alarm_topic)
+        for alarm in (function_iterator_age, stream_iterator_age, function_errors, on_failure_depth):
             alarm.add_alarm_action(action)
             alarm.add_ok_action(action)
+
+    def _iterator_age_alarm(
+        self, construct_id: str, description: str, metric: cloudwatch.Metric, threshold_ms: int
+    ) -> cloudwatch.Alarm:
+        """Alarm when the maximum per minute of an iterator-age `metric` exceeds `threshold_ms` in 3 of 5 minutes."""
+        return cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            metric=metric.with_(statistic=cloudwatch.Stats.MAXIMUM, period=Duration.minutes(1)),
+            threshold=threshold_ms,
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )

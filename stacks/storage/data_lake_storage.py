@@ -149,6 +149,8 @@ class DataLakeStorage(Construct):
 
     @staticmethod
     def _zone_rules(zone: ZoneLifecycle) -> list[s3.LifecycleRule]:
+        # Glacier Instant Retrieval, not GLACIER (Flexible Retrieval): Athena and Glue cannot read objects in
+        # GLACIER or DEEP_ARCHIVE, and the raw zone's tables project partitions over the whole history.
         return [
             s3.LifecycleRule(
                 id="tier-landed-data",
@@ -158,7 +160,7 @@ class DataLakeStorage(Construct):
                         transition_after=Duration.days(zone.transition_to_ia_days),
                     ),
                     s3.Transition(
-                        storage_class=s3.StorageClass.GLACIER,
+                        storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
                         transition_after=Duration.days(zone.transition_to_glacier_days),
                     ),
                 ],

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from pathlib import Path
+
+from stacks.app_builder import CDK_JSON, build_app
+from stacks.stage_config import load_stage_config
 from tests.conftest import Synthesized
 
 INGESTION_OUTPUTS = {
@@ -111,23 +117,60 @@ def test_on_failure_queue_and_alarm_topic_are_encrypted_and_ssl_only(synthesized
 
 def test_alarms_notify_the_topic(synthesized: Synthesized) -> None:
     topic_id, _ = _one(synthesized, "AWS::SNS::Topic")
+    function_id, _ = _one(synthesized, "AWS::Lambda::Function")
     alarms = synthesized.resources("Ingestion", "AWS::CloudWatch::Alarm").values()
     by_metric = {alarm["Properties"]["MetricName"]: alarm["Properties"] for alarm in alarms}
-    assert set(by_metric) == {"IteratorAge", "GetRecords.IteratorAgeMilliseconds", "ApproximateNumberOfMessagesVisible"}
+    assert set(by_metric) == {
+        "IteratorAge", "GetRecords.IteratorAgeMilliseconds", "Errors", "ApproximateNumberOfMessagesVisible",
+    }
     iterator_age_ms = {"dev": 300000, "prod": 60000}[synthesized.stage]
     assert by_metric["IteratorAge"]["Namespace"] == "AWS/Lambda"
-    assert by_metric["IteratorAge"]["Threshold"] == iterator_age_ms
     assert by_metric["GetRecords.IteratorAgeMilliseconds"]["Namespace"] == "AWS/Kinesis"
+    for metric in ("IteratorAge", "GetRecords.IteratorAgeMilliseconds"):
+        props = by_metric[metric]
+        assert (props["Statistic"], props["Period"], props["Threshold"]) == ("Maximum", 60, iterator_age_ms), metric
+        assert (props["EvaluationPeriods"], props["DatapointsToAlarm"]) == (5, 3), metric
+        assert props["ComparisonOperator"] == "GreaterThanThreshold", metric
+    errors = by_metric["Errors"]
+    assert errors["Namespace"] == "AWS/Lambda"
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function_id}}]
+    # Any error in 5 minutes.
+    assert (errors["Statistic"], errors["Period"], errors["EvaluationPeriods"]) == ("Sum", 300, 1)
+    assert (errors["ComparisonOperator"], errors["Threshold"]) == ("GreaterThanThreshold", 0)
     assert by_metric["ApproximateNumberOfMessagesVisible"]["Namespace"] == "AWS/SQS"
     assert by_metric["ApproximateNumberOfMessagesVisible"]["Threshold"] == 0
     for props in by_metric.values():
         assert props["AlarmActions"] == [{"Ref": topic_id}]
+        assert props["OKActions"] == [{"Ref": topic_id}]
+        assert props["TreatMissingData"] == "notBreaching"
+
+
+def test_alarm_topic_has_no_subscription_without_alarm_email(synthesized: Synthesized) -> None:
+    assert not synthesized.resources("Ingestion", "AWS::SNS::Subscription")
+
+
+def test_alarm_email_subscribes_to_the_alarm_topic(tmp_path: Path) -> None:
+    stages = json.loads(CDK_JSON.read_text())["context"]["stages"]
+    config = dataclasses.replace(load_stage_config(stages, "dev"), alarm_email="oncall@example.com")
+    app = build_app(outdir=tmp_path, config=config)
+    app.synth()  # raises if cdk-nag reports an unacknowledged finding
+    template = json.loads((tmp_path / "RetailLake-dev-Ingestion.template.json").read_text())
+    resources = template["Resources"]
+    (subscription,) = [r for r in resources.values() if r["Type"] == "AWS::SNS::Subscription"]
+    (topic_id,) = [logical_id for logical_id, r in resources.items() if r["Type"] == "AWS::SNS::Topic"]
+    assert subscription["Properties"] == {
+        "Protocol": "email", "Endpoint": "oncall@example.com", "TopicArn": {"Ref": topic_id},
+    }
 
 
 def test_key_policy_lets_cloudwatch_publish_to_the_encrypted_topic(synthesized: Synthesized) -> None:
     _, key = _one(synthesized, "AWS::KMS::Key")
     statements = key["Properties"]["KeyPolicy"]["Statement"]
     assert any(s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for s in statements)
+
+
+def _actions(statement: dict) -> list[str]:
+    return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
 
 
 def test_stream_transform_role_is_least_privilege(synthesized: Synthesized) -> None:
@@ -146,10 +189,18 @@ def test_stream_transform_role_is_least_privilege(synthesized: Synthesized) -> N
             # The only unscoped statement: X-Ray has no resource-level permissions.
             assert sorted(statement["Action"]) == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
     s3_actions = {a for a in actions if a.startswith("s3:")}
-    assert s3_actions == {"s3:PutObject"}
-    (put,) = [s for s in statements if s["Action"] == "s3:PutObject"]
-    imported = sorted(r["Fn::Join"][1][0]["Fn::ImportValue"] for r in put["Resource"])
-    assert len(imported) == 2 and "QuarantineBucket" in imported[0] and "RawBucket" in imported[1]
+    assert s3_actions == {"s3:PutObject", "s3:DeleteObject"}
+    # One statement: DeleteObject on exactly the resources of PutObject (the objects of raw and quarantine).
+    (objects,) = [s for s in statements if any(a.startswith("s3:") for a in _actions(s))]
+    assert sorted(_actions(objects)) == ["s3:DeleteObject", "s3:PutObject"]
+    assert len(objects["Resource"]) == 2
+    imported = []
+    for resource in objects["Resource"]:
+        export, suffix = resource["Fn::Join"][1]
+        assert suffix == "/*", resource
+        imported.append(export["Fn::ImportValue"])
+    imported.sort()
+    assert "QuarantineBucket" in imported[0] and "RawBucket" in imported[1]
     assert [s["Resource"] for s in statements if s["Action"] == "secretsmanager:GetSecretValue"] == [
         {"Ref": _one(synthesized, "AWS::SecretsManager::Secret")[0]}
     ]

@@ -66,3 +66,22 @@ def test_every_acknowledgement_is_expected_and_justified(synthesized: Synthesize
             assert any(rule_id == e or (e.endswith("*") and rule_id.startswith(e[:-1])) for e in expected), rule_id
             assert len(reason.strip()) >= MIN_REASON_LENGTH, f"{path} {rule_id}: reason too short: {reason!r}"
         assert len(rules) == len(expected), (path, sorted(rules))
+
+
+def test_object_wildcard_reasons_name_every_granted_s3_action(synthesized: Synthesized) -> None:
+    # The reason must stay true: it names each S3 action the stream-transform role holds on the object wildcard.
+    (policy,) = synthesized.resources("Ingestion", "AWS::IAM::Policy").values()
+    s3_actions = {
+        action.removeprefix("s3:")
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+        if action.startswith("s3:")
+    }
+    reasons = {
+        rule_id: reason
+        for rule_id, reason in _acknowledgements(synthesized.app)["StreamIngestion/StreamTransformRole"].items()
+        if rule_id.endswith("/*]")
+    }
+    assert len(reasons) == 2
+    for rule_id, reason in reasons.items():
+        assert all(action in reason for action in s3_actions), (rule_id, s3_actions, reason)

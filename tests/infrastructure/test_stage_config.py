@@ -64,6 +64,24 @@ def test_invalid_values_fail_with_a_clear_message(changes: dict, message: str) -
         parse_stage_config("dev", _dev(**changes))
 
 
+def test_alarm_email_is_optional() -> None:
+    assert "alarm_email" not in STAGES["dev"] and "alarm_email" not in STAGES["prod"]
+    assert load_stage_config(STAGES, "dev").alarm_email is None
+    assert parse_stage_config("dev", _dev(alarm_email="")).alarm_email is None
+    assert parse_stage_config("dev", _dev(alarm_email="data-oncall+lake@retail.example.com")).alarm_email == (
+        "data-oncall+lake@retail.example.com"
+    )
+
+
+@pytest.mark.parametrize("value", ["ops", "ops@localhost", "ops@example.com\n", " ops@example.com", "a@b@c.io", 42,
+                                   ["ops@example.com"]])
+def test_invalid_alarm_email_fails_with_a_clear_message(value: object) -> None:
+    message = (f"stage 'dev': cdk.json context 'stages.dev.alarm_email' is {value!r}; must be an e-mail address "
+               "such as ops@example.com, or empty / left out for no subscription")
+    with pytest.raises(StageConfigError, match=re.escape(message)):
+        parse_stage_config("dev", _dev(alarm_email=value))
+
+
 def test_unknown_stage_lists_the_defined_ones() -> None:
     with pytest.raises(StageConfigError, match=re.escape("stage 'qa' is not defined in cdk.json context 'stages'; "
                                                          "defined stages: dev, prod")):
