@@ -10,8 +10,8 @@ a deployer for cloud assemblies, and executors for the compute moto does not run
         report = twin.kinesis_poller.drain()      # deliver them to the deployed Lambda handlers
 """
 
-from retail_lake.twin.account import ENDPOINT_ENV, LocalAccount, Twin
-from retail_lake.twin.assembly import AssemblyError, CloudAssembly
+from retail_lake.twin.account import ENDPOINT_ENV, LocalAccount, NotEmbeddedError, SettleTimeout, Twin
+from retail_lake.twin.assembly import AssemblyError, CloudAssembly, StaleAssemblyError, stale_lambda_packages
 from retail_lake.twin.deployer import DeployedStack, Deployer, DeployError, Deployment
 
 __all__ = [
@@ -23,5 +23,9 @@ __all__ = [
     "Deployer",
     "Deployment",
     "LocalAccount",
+    "NotEmbeddedError",
+    "SettleTimeout",
+    "StaleAssemblyError",
     "Twin",
+    "stale_lambda_packages",
 ]

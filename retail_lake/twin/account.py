@@ -13,8 +13,9 @@ import os
 import socket
 import tempfile
 import threading
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlparse
 
 import boto3
@@ -23,6 +24,7 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from retail_lake.twin.deployer import Deployment
     from retail_lake.twin.executors import Executor
+    from retail_lake.twin.executors.kinesis_poller import DrainReport
 
 ENDPOINT_ENV = "RETAIL_LAKE_ENDPOINT_URL"
 DEFAULT_REGION = "us-east-1"
@@ -34,6 +36,15 @@ MOTO_CONFIG = {
 }
 
 log = logging.getLogger(__name__)
+
+
+class NotEmbeddedError(RuntimeError):
+    """An in-process executor was asked for on a twin whose endpoint is external (LocalStack), which runs that
+    compute itself."""
+
+
+class SettleTimeout(TimeoutError):
+    """The external endpoint's event-source mappings did not produce the expected effects in time."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -260,9 +271,35 @@ class Twin:
 
     @property
     def kinesis_poller(self):
+        """The in-process Kinesis event-source poller: embedded twin only. An external endpoint (LocalStack) runs
+        the event-source mappings itself, and draining here too would process every record twice: use
+        `settle`."""
+        if not self.is_embedded:
+            raise NotEmbeddedError(
+                f"twin.kinesis_poller runs only on the embedded twin: the endpoint {self.endpoint_url or self.external_endpoint} "
+                "runs the Kinesis event-source mappings itself, and draining in-process as well would deliver every "
+                "record twice; wait for the effects with twin.settle(done, timeout) instead"
+            )
         from retail_lake.twin.executors.kinesis_poller import KinesisEventSourcePoller
 
         return self.executor(KinesisEventSourcePoller)
+
+    def settle(self, done: Callable[[], bool], timeout: float = 60.0, *, interval: float = 1.0) -> DrainReport | None:
+        """Let the event-source mappings deliver what was put on the streams. On the embedded twin the in-process
+        poller drains every mapping (`done` is not consulted) and its `DrainReport` is returned; on an external
+        endpoint, which runs the mappings itself, `done()` is polled every `interval` seconds until it is true
+        (None is returned) or `timeout` passes (`SettleTimeout`)."""
+        if self.is_embedded:
+            return self.kinesis_poller.drain(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > deadline:
+                raise SettleTimeout(
+                    f"the event-source mappings of {self.endpoint_url} did not deliver within {timeout:g}s "
+                    "(done() stayed false)"
+                )
+            time.sleep(interval)
+        return None
 
 
 LocalAccount = Twin

@@ -1,8 +1,14 @@
-"""Reading a cloud assembly (the `cdk.out` directory `cdk synth` writes): stacks, templates, file assets."""
+"""Reading a cloud assembly (the `cdk.out` directory `cdk synth` writes): stacks, templates, file assets; and
+telling whether its Lambda code is older than the code this process runs (`stale_lambda_packages`)."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
+import site
+import sys
+import sysconfig
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -15,6 +21,15 @@ NESTED_ASSEMBLY_ARTIFACT = "cdk:cloud-assembly"
 
 class AssemblyError(RuntimeError):
     """The directory is not a usable cloud assembly."""
+
+
+class StaleAssemblyError(AssemblyError):
+    """A Lambda asset in the cloud assembly carries a different copy of a package this process has imported
+    (the working tree's, which shadows the asset's when the twin runs the handler): the code changed after
+    `cdk synth`."""
+
+
+SYNTH_HINT = "cdk.out is older than the code: run `make synth` (or `retail-lake demo --synth`)"
 
 
 @dataclass(frozen=True)
@@ -69,6 +84,29 @@ class StackArtifact:
             if any(d.get("objectKey") == object_key for d in asset.destinations):
                 return asset
         return None
+
+    def function_code_dir(self, logical_id: str) -> Path | None:
+        """The asset directory a Lambda function's code was published from (`Code.from_asset(<dir>)`), or None
+        (inline code, an image, a bucket the assembly does not publish to)."""
+        resource = self.template.get("Resources", {}).get(logical_id, {})
+        asset_path = resource.get("Metadata", {}).get("aws:asset:path")
+        if asset_path:
+            return (self.assembly_dir / asset_path).resolve()
+        key = resource.get("Properties", {}).get("Code", {}).get("S3Key")
+        asset = self.asset_source_for_key(key) if isinstance(key, str) else None
+        if asset is not None and asset.source_path.is_dir():
+            return asset.source_path
+        return None
+
+    def function_code_dirs(self) -> dict[str, Path]:
+        """logical id -> asset directory of every `AWS::Lambda::Function` built from an asset directory."""
+        dirs = {}
+        for logical_id, resource in self.template.get("Resources", {}).items():
+            if resource.get("Type") == "AWS::Lambda::Function":
+                code_dir = self.function_code_dir(logical_id)
+                if code_dir is not None:
+                    dirs[logical_id] = code_dir
+        return dirs
 
 
 class CloudAssembly:
@@ -132,3 +170,113 @@ class CloudAssembly:
                     pending.extend(graph[sid])
             order = [sid for sid in order if sid in wanted]
         return [self.stacks[sid] for sid in order]
+
+
+# ---------------------------------------------------------------------------------------------- staleness
+# The twin imports a function's handler from its asset directory with that directory appended to sys.path, so
+# a package the process has already imported (the working tree's `retail_lake`) wins over the asset's copy.
+# When the two differ, cdk.out was synthesized from older code and the twin would run the new domain code under
+# the old handler without anyone noticing: these functions detect that.
+
+
+def package_digest(package_dir: Path) -> dict[str, str]:
+    """relative path -> sha256 of every `*.py` file under `package_dir` (`__pycache__` ignored)."""
+    digests = {}
+    for path in sorted(package_dir.rglob("*.py")):
+        relative = path.relative_to(package_dir)
+        if "__pycache__" in relative.parts or not path.is_file():
+            continue
+        digests[relative.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def _installed_roots() -> list[Path]:
+    roots = {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
+    roots.update(getattr(site, "getsitepackages", lambda: [])())
+    user_site = getattr(site, "getusersitepackages", lambda: None)()
+    if user_site:
+        roots.add(user_site)
+    return [Path(root).resolve() for root in roots]
+
+
+def _imported_package_dirs(name: str) -> list[Path] | None:
+    """The directories `import name` resolves to in this process (without importing it), or None when it is not
+    importable, not a package, or an installed distribution (site-packages): a dependency an asset vendors at
+    another version is not code `cdk synth` copied from this working tree."""
+    module = sys.modules.get(name)
+    locations = getattr(module, "__path__", None) if module is not None else None
+    if locations is None:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            return None
+        if spec is None or spec.submodule_search_locations is None:
+            return None
+        locations = spec.submodule_search_locations
+    dirs = [Path(location).resolve() for location in locations if Path(location).is_dir()]
+    installed = _installed_roots()
+    if not dirs or all(any(d.is_relative_to(root) for root in installed) for d in dirs):
+        return None
+    return dirs
+
+
+def _describe_difference(asset: dict[str, str], imported: dict[str, str], limit: int = 5) -> str:
+    changed = sorted(p for p in asset.keys() & imported.keys() if asset[p] != imported[p])
+    only_imported = sorted(imported.keys() - asset.keys())
+    only_asset = sorted(asset.keys() - imported.keys())
+    parts = []
+    for label, paths in (("changed", changed), ("not in the asset", only_imported), ("only in the asset", only_asset)):
+        if paths:
+            shown = ", ".join(paths[:limit]) + (f" and {len(paths) - limit} more" if len(paths) > limit else "")
+            parts.append(f"{label}: {shown}")
+    return "; ".join(parts)
+
+
+def stale_packages_in_code_dir(code_dir: Path, *, function: str | None = None) -> list[str]:
+    """Reasons (one per package) why the Lambda asset `code_dir` is stale: each top-level package directory of
+    the asset that this process imports from elsewhere (today `retail_lake`, from the working tree) must hold
+    the same `*.py` files, byte for byte. Empty when fresh."""
+    code_dir = Path(code_dir)
+    reasons = []
+    for package_dir in sorted(p for p in code_dir.iterdir() if p.is_dir()):
+        name = package_dir.name
+        if not name.isidentifier() or name == "__pycache__":
+            continue
+        imported_dirs = _imported_package_dirs(name)
+        if imported_dirs is None or package_dir.resolve() in imported_dirs:
+            continue
+        imported: dict[str, str] = {}
+        for directory in reversed(imported_dirs):  # the first location wins, as for imports
+            imported.update(package_digest(directory))
+        asset = package_digest(package_dir)
+        if asset != imported:
+            owner = f" of function {function}" if function else ""
+            where = ", ".join(str(d) for d in imported_dirs)
+            reasons.append(
+                f"package {name!r} in the Lambda asset {code_dir}{owner} differs from the {name!r} this process "
+                f"imports ({where}) [{_describe_difference(asset, imported)}]; {SYNTH_HINT}"
+            )
+    return reasons
+
+
+def ensure_fresh_code_dir(code_dir: Path, *, function: str | None = None) -> None:
+    """Raise StaleAssemblyError when the Lambda asset `code_dir` is stale (see `stale_packages_in_code_dir`)."""
+    reasons = stale_packages_in_code_dir(code_dir, function=function)
+    if reasons:
+        raise StaleAssemblyError("\n".join(reasons))
+
+
+def stale_lambda_packages(assembly_dir: str | Path, stacks: list[str] | None = None) -> list[str]:
+    """Why the cloud assembly's Lambda code is older than the code this process runs: one human-readable reason
+    per function asset and package (see `stale_packages_in_code_dir`); empty when fresh. Cheap (hashes the
+    `*.py` files of the packages involved, deploys nothing), so call it before deploying."""
+    assembly = CloudAssembly(assembly_dir)
+    reasons: list[str] = []
+    checked: set[Path] = set()
+    for stack in assembly.ordered(stacks):
+        for logical_id, code_dir in stack.function_code_dirs().items():
+            if code_dir in checked or not code_dir.is_dir():
+                continue
+            checked.add(code_dir)
+            reasons += stale_packages_in_code_dir(code_dir, function=f"{stack.stack_name}/{logical_id}")
+    return reasons

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,15 +45,8 @@ def deployed_twin(fixture_assembly: Path) -> Iterator[Twin]:
 
 def settle(twin: Twin, done: Callable[[], bool], timeout: float = 60.0) -> None:
     """Let the event-source mappings work: drain the in-process poller on the embedded twin; on an external
-    endpoint (LocalStack runs the mappings itself) wait until `done()`."""
-    if twin.is_embedded:
-        twin.kinesis_poller.drain(timeout=timeout)
-        return
-    deadline = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the endpoint's event-source mapping did not deliver in time")
-        time.sleep(1.0)
+    endpoint (LocalStack runs the mappings itself) wait until `done()`. See `Twin.settle`."""
+    twin.settle(done, timeout=timeout)
 
 
 def read_json_objects(twin: Twin, bucket: str, prefix: str) -> list[Any]:

@@ -10,8 +10,10 @@ from retail_lake.contracts.derive import glue_columns, glue_partition_keys
 from retail_lake.contracts.registry import BY_DATASET
 from retail_lake.generator import GeneratorConfig, generate
 from retail_lake.ingestion.producer import KinesisProducer
+from retail_lake.reconcile import count_lake
 from retail_lake.twin import Twin
 from retail_lake.twin.deployer import BY_TWIN
+from tests.integration.conftest import settle
 
 pytestmark = pytest.mark.integration
 
@@ -78,8 +80,15 @@ def test_awswrangler_reads_the_catalog(twin: Twin, database: str) -> None:
 
 def test_files_the_stream_lambda_writes_match_the_tables(twin: Twin, database: str) -> None:
     lines = list(generate(GeneratorConfig(events=600, seed=3, defect_rate=0.0)))
-    KinesisProducer(twin.client("kinesis"), twin.outputs[INGESTION]["StreamName"]).send(lines)
-    twin.kinesis_poller.drain()
+    produced = KinesisProducer(twin.client("kinesis"), twin.outputs[INGESTION]["StreamName"]).send(lines)
+    storage = twin.outputs[STORAGE]
+
+    def landed() -> bool:
+        lake = count_lake(twin.client("s3"), raw_bucket=storage["RawBucketName"],
+                          quarantine_bucket=storage["QuarantineBucketName"])
+        return lake.raw_total + lake.quarantined_total >= produced.events
+
+    settle(twin, landed)
     for dataset in BY_DATASET:
         location = wr.catalog.get_table_location(database=database, table=dataset)
         file_columns, file_partitions = wr.s3.read_parquet_metadata(path=location, dataset=True)

@@ -5,6 +5,10 @@ The code is the function's asset directory in the cloud assembly it was deployed
 stdout/stderr (Powertools logs and EMF metrics) go to `<work_dir>/lambda/<function>.log` and to the function's
 CloudWatch Logs group, not the terminal. On an embedded twin, moto's own invoke runs the same handler, so
 `lambda.invoke` (and later Step Functions' lambda tasks) reach it.
+
+The asset's copy of a package this process has already imported (the working tree's `retail_lake`) is shadowed
+by that import, so loading a function whose asset holds a different copy raises `StaleAssemblyError`: cdk.out
+was synthesized before the code changed.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from retail_lake.twin.assembly import ensure_fresh_code_dir
 from retail_lake.twin.executors import Executor, register_executor
 
 log = logging.getLogger(__name__)
@@ -195,14 +200,9 @@ class LambdaRuntime(Executor):
                 for resource in stack.of_type("AWS::Lambda::Function"):
                     if resource.physical_id != function_name:
                         continue
-                    template_resource = stack.template["Resources"][resource.logical_id]
-                    asset_path = template_resource.get("Metadata", {}).get("aws:asset:path")
-                    if asset_path:
-                        return (stack.artifact.assembly_dir / asset_path).resolve()
-                    key = template_resource["Properties"].get("Code", {}).get("S3Key")
-                    asset = stack.artifact.asset_source_for_key(key) if isinstance(key, str) else None
-                    if asset is not None and asset.source_path.is_dir():
-                        return asset.source_path
+                    code_dir = stack.artifact.function_code_dir(resource.logical_id)
+                    if code_dir is not None:
+                        return code_dir
                     raise FunctionNotRunnable(
                         f"{function_name} ({stack.name}/{resource.logical_id}) has no asset directory in the "
                         "cloud assembly; the twin runs functions built with Code.from_asset(<dir>)"
@@ -233,6 +233,9 @@ class LambdaRuntime(Executor):
         source = code_dir / (module_path.replace(".", "/") + ".py")
         if not source.is_file():
             raise FunctionNotRunnable(f"{name}: handler {function.handler!r} expects {source}, which does not exist")
+        # the asset's copy of a package this process already imported (retail_lake) is shadowed by that import:
+        # refuse to run an old handler against newer domain code
+        ensure_fresh_code_dir(code_dir, function=name)
         function.module_name = f"_twin_lambda_{re.sub(r'[^0-9A-Za-z_]', '_', name)}_{uuid.uuid4().hex[:8]}"
         spec = importlib.util.spec_from_file_location(function.module_name, source)
         module = importlib.util.module_from_spec(spec)
