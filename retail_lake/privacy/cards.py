@@ -161,7 +161,8 @@ def mask_card_numbers_in_free_text(text: str, *, luhn_only: bool = True) -> tupl
         count += 1
         return "<track data removed>"
 
-    text = _TRACK_DATA.sub(track, text)
+    if "^" in text:  # every track carries its field separators
+        text = _TRACK_DATA.sub(track, text)
 
     def replace(match: re.Match[str]) -> str:
         nonlocal count
@@ -178,7 +179,8 @@ def mask_card_numbers_in_free_text(text: str, *, luhn_only: bool = True) -> tupl
 # ---------------------------------------------------------------------------------------------- quarantine
 _JSON_DIGIT_ESCAPE = re.compile(r"\\u003([0-9])")
 # Values of keys that name a card number, whatever their content (a mistyped card number is still one).
-_CARD_KEY_VALUE = re.compile(r'("[^"]*(?:card|pan|ccnum|cc_num|credit)[^"]*"\s*:\s*")([^"]*)(")', re.IGNORECASE)
+_CARD_KEY_VALUE = re.compile(r'("\w*(?:card|pan|ccnum|cc_num|credit)\w*"\s*:\s*")([^"]*)(")', re.IGNORECASE)
+_CARD_KEY_WORDS = ("card", "pan", "ccnum", "cc_num", "credit")
 
 
 def mask_quarantined_text(text: str) -> tuple[str, int]:
@@ -194,7 +196,8 @@ def mask_quarantined_text(text: str) -> tuple[str, int]:
         count += 1
         return "<track data removed>"
 
-    text = _TRACK_DATA.sub(track, text)
+    if "^" in text:
+        text = _TRACK_DATA.sub(track, text)
 
     def card_value(match: re.Match[str]) -> str:
         nonlocal count
@@ -213,6 +216,8 @@ def mask_quarantined_text(text: str) -> tuple[str, int]:
                 masked.append(char)
         return match.group(1) + "".join(reversed(masked)) + match.group(3)
 
-    text = _CARD_KEY_VALUE.sub(card_value, text)
+    lowered = text.lower()
+    if any(word in lowered for word in _CARD_KEY_WORDS):
+        text = _CARD_KEY_VALUE.sub(card_value, text)
     text, more = mask_card_numbers_in_free_text(text)
     return text, count + more
