@@ -20,29 +20,8 @@ _CANDIDATE_PATTERN = (
     r"|\d{4}(?P<g6>[ -])\d{6}(?P=g6)\d{4,5}"
     r")(?![\w-])"
 )
-PAN_CANDIDATE_BYTES = re.compile(_CANDIDATE_PATTERN.encode())
 PAN_CANDIDATE_TEXT = re.compile(_CANDIDATE_PATTERN)
 _SEPARATORS = str.maketrans("", "", " -")
-_DIGITS_TO_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
-# Every card-like candidate contains at least one of these shapes once its digits are all written as 0.
-_RUN = b"0" * 13
-_GROUPS_SPACE, _GROUPS_DASH = b"0000 0000 0000 0000", b"0000-0000-0000-0000"
-_AMEX_SPACE, _AMEX_DASH = b"0000 000000 0000", b"0000-000000-0000"
-
-
-def card_like_runs(payload: bytes) -> int:
-    """A cheap upper bound (bytes.translate + bytes.count, in C) on the card-like numbers in a payload:
-    every candidate the regular expression finds contributes at least one, so 0 means there are none."""
-    shape = payload.translate(_DIGITS_TO_ZERO)
-    return (
-        shape.count(_RUN)
-        + shape.count(_GROUPS_SPACE)
-        + shape.count(_GROUPS_DASH)
-        + shape.count(_AMEX_SPACE)
-        + shape.count(_AMEX_DASH)
-    )
-
-
 _DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")  # each digit doubled, digits of the result summed
 
 
@@ -95,31 +74,21 @@ def _mask_match(text: str) -> str:
     return "".join(reversed(out))
 
 
-def mask_pans(text: str, *, luhn_only: bool = True) -> tuple[str, int]:
-    """Mask card numbers in free text. With `luhn_only=False` every card-like number is masked, valid
-    checksum or not (used for quarantined payloads, where a mistyped card number is still a card number)."""
+def mask_pans(text: str) -> tuple[str, int]:
+    """Mask card numbers standing alone in a value (the rule for identifiers): card-like candidates that
+    pass the Luhn check keep only their last four digits."""
     count = 0
 
     def replace(match: re.Match[str]) -> str:
         nonlocal count
         candidate = match.group(0)
-        if luhn_only and not is_pan(candidate):
+        if not is_pan(candidate):
             return candidate
         count += 1
         return _mask_match(candidate)
 
     masked = PAN_CANDIDATE_TEXT.sub(replace, text)
     return masked, count
-
-
-def pan_digits_in(payload: bytes) -> list[str]:
-    """The Luhn-valid card numbers in a raw payload, as digit strings."""
-    found = []
-    for match in PAN_CANDIDATE_BYTES.finditer(payload):
-        digits = match.group(0).decode("ascii").translate(_SEPARATORS)
-        if luhn_valid(digits):
-            found.append(digits)
-    return found
 
 
 # ---------------------------------------------------------------------------------------------- free text
