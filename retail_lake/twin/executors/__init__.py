@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 BUILTIN_MODULES = (
     "retail_lake.twin.executors.lambda_runtime",
     "retail_lake.twin.executors.kinesis_poller",
+    "retail_lake.twin.executors.glue_jobs",
 )
 
 

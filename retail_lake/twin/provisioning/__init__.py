@@ -21,7 +21,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from retail_lake.twin.account import Twin
 
-BUILTIN_MODULES = ("retail_lake.twin.provisioning.streaming", "retail_lake.twin.provisioning.catalog")
+BUILTIN_MODULES = (
+    "retail_lake.twin.provisioning.streaming",
+    "retail_lake.twin.provisioning.catalog",
+    "retail_lake.twin.provisioning.glue_jobs",
+)
 # Types that exist only for the CDK's bookkeeping: nothing to create, nothing to report.
 IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})
 
