@@ -1,0 +1,46 @@
+"""Builders for small exact raw-zone fixtures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from pyspark.sql import DataFrame, SparkSession
+
+from retail_lake.batch.curated import as_nullable
+from retail_lake.contracts.derive import spark_schema
+from retail_lake.contracts.registry import contract_for_dataset
+
+
+def ts(text: str) -> dt.datetime:
+    """An aware UTC datetime from 'YYYY-MM-DD HH:MM[:SS[.ffffff]]'."""
+    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
+
+
+_INGEST_DEFAULTS = {
+    "ingest_time": ts("2026-03-01 00:00"),
+    "ingest_shard_id": "shardId-000000000000",
+    "ingest_sequence_number": "1",
+    "ingest_subsequence_number": 0,
+}
+
+
+def raw_rows(spark: SparkSession, dataset: str, rows: list[dict]) -> DataFrame:
+    """A DataFrame in the dataset's raw schema (nullable, as Parquet reads it): columns not given are null,
+    ingestion columns defaulted, `ingest_arrival_time` defaulting to the event time."""
+    schema = as_nullable(spark_schema(contract_for_dataset(dataset)))
+    names = schema.fieldNames()
+    full = []
+    for row in rows:
+        values = {**_INGEST_DEFAULTS, "schema_version": 1, **row}
+        values.setdefault("ingest_arrival_time", values.get("event_time"))
+        unknown = set(values) - set(names)
+        assert not unknown, f"fixture has columns outside the {dataset} schema: {unknown}"
+        full.append(tuple(values.get(name) for name in names))
+    return spark.createDataFrame(full, schema)
+
+
+def line(sku: str, quantity: int, unit_price: str, discount: str = "0.00", promotion_id: str | None = None) -> dict:
+    """A POS line item."""
+    return {"sku": sku, "quantity": quantity, "unit_price": Decimal(unit_price), "discount": Decimal(discount),
+            "promotion_id": promotion_id}
