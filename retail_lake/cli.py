@@ -29,6 +29,7 @@ def _demo(args: argparse.Namespace) -> int:
             assembly=args.assembly,
             synth=args.synth,
             stage=args.stage,
+            batch=not args.no_batch,
         )
     )
 
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--assembly", type=Path, default=REPO_ROOT / "cdk.out", help="cloud assembly (default cdk.out)")
     demo.add_argument("--synth", action="store_true", help="synthesize the CDK app first even if cdk.out exists")
     demo.add_argument("--stage", default="dev", help="stage whose stacks to deploy (default dev)")
+    demo.add_argument("--no-batch", action="store_true", help="stop after the streaming path (no Glue jobs)")
     demo.set_defaults(func=_demo)
 
     bench = commands.add_parser("bench", help="run a benchmark")

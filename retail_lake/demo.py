@@ -6,6 +6,7 @@ then a reconciliation: every produced event is in exactly one place, or the comm
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import sys
@@ -39,6 +40,7 @@ class DemoOptions:
     assembly: Path = DEFAULT_ASSEMBLY
     synth: bool = False
     stage: str = STAGE
+    batch: bool = True
 
 
 def _assembly_problem(options: DemoOptions) -> str | None:
@@ -67,6 +69,8 @@ def ensure_assembly(options: DemoOptions, console: Console) -> Path:
         return options.assembly
     console.print(f"[bold]synth[/] the CDK app (stage {options.stage}) into {options.assembly}: {problem} ...")
     started = time.perf_counter()
+    if str(REPO_ROOT) not in sys.path:  # the CDK app lives beside the package, in the repository
+        sys.path.insert(0, str(REPO_ROOT))
     from stacks.app_builder import build_app
 
     build_app(options.stage, str(options.assembly)).synth()
@@ -109,6 +113,7 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> dict[str, 
     console = console or Console()
     started = time.perf_counter()
     expected = None
+    generator_config = None
     empty_lines = 0
     if options.input is not None:
         lines, empty_lines = _input_lines(options.input)
@@ -118,7 +123,8 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> dict[str, 
         from retail_lake.generator import GeneratorConfig, generate
 
         t0 = time.perf_counter()
-        stream = generate(GeneratorConfig(events=options.events, seed=options.seed))
+        generator_config = GeneratorConfig(events=options.events, seed=options.seed)
+        stream = generate(generator_config)
         lines, report = list(stream), stream.report
         expected = report.expected
         console.print(
@@ -162,6 +168,14 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> dict[str, 
             on_failure_queue_url=ingestion.get("OnFailureQueueUrl"),
         )
         reconciliation = Reconciliation(produced=produced.events, lake=lake, expected=expected).check()
+        batch = None
+        if options.batch and reconciliation.ok and generator_config is not None:
+            batch = _run_batch(twin, options, generator_config, console, raw_rows=lake.raw_total)
+            if batch["duplicates_dropped"] != lake.duplicates:
+                reconciliation.problems.append(
+                    f"curated dropped {batch['duplicates_dropped']} rows as duplicates, but raw holds "
+                    f"{lake.duplicates} duplicates"
+                )
         if options.export is not None:
             exported = export_lake(twin.client("s3"), storage, options.export)
             console.print(f"[bold]export[/] {exported:,} objects to {options.export}")
@@ -170,10 +184,66 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> dict[str, 
     if options.input is not None:
         summary["input_empty_lines_skipped"] = empty_lines
     summary["producer"] = produced.as_dict()
+    if batch is not None:
+        summary.update(batch)
     if expected is not None:
         summary["expected"] = expected
     _print_reconciliation(console, reconciliation, expected)
     return summary
+
+
+def _run_batch(twin, options: DemoOptions, generator_config, console: Console, *, raw_rows: int) -> dict[str, Any]:
+    """raw -> curated -> analytics on the twin's Glue jobs: the generated history is replayed in one backfill
+    run per dataset (raw is partitioned by arrival, today, while the events are days old), as of the last
+    generated day. Prints the head of each gold table; returns the counts for the summary."""
+    import tempfile
+
+    from retail_lake.orchestration.batch_day import (
+        ANALYTICS_TABLES,
+        lake_summary,
+        load_reference_data,
+        read_table,
+        run_batch_day,
+    )
+
+    outputs = twin.outputs
+    storage = outputs[f"RetailLake-{options.stage}-Storage"]
+    batch_outputs = outputs.get(f"RetailLake-{options.stage}-Batch")
+    if batch_outputs is None:
+        raise DemoError(f"the assembly has no RetailLake-{options.stage}-Batch stack: run `make synth` or --synth")
+    s3 = twin.client("s3")
+    with tempfile.TemporaryDirectory() as scratch:
+        load_reference_data(s3, storage["RawBucketName"], generator_config, Path(scratch))
+    # the last generated day is over in every time zone a day later (clickstream is dated in UTC)
+    run_date = generator_config.end_date + dt.timedelta(days=1)
+    t0 = time.perf_counter()
+    result = run_batch_day(twin.client("glue"), batch_outputs, run_date, backfill=True,
+                           progress=lambda what: console.print(f"[bold]glue[/] {what} ..."))
+    counts = lake_summary(s3, storage)
+    console.print(f"[bold]batch[/] {len(result.runs)} Glue job runs in {time.perf_counter() - t0:.1f}s; curated "
+                  + ", ".join(f"{k} {v:,}" for k, v in counts["curated"].items()))
+    for name in ANALYTICS_TABLES:
+        table = read_table(s3, storage["AnalyticsBucketName"], f"{name}/")
+        if table is None:
+            continue
+        head = Table(title=f"{name} ({table.num_rows:,} rows)", show_lines=False)
+        columns = table.column_names[:8]
+        for column in columns:
+            head.add_column(column)
+        for row in table.slice(0, 5).to_pylist():
+            head.add_row(*(_cell(row[column]) for column in columns))
+        console.print(head)
+    duplicates_dropped = raw_rows - sum(counts["curated"].values())
+    console.print(f"[bold]curated[/] {sum(counts['curated'].values()):,} events = {raw_rows:,} raw rows - "
+                  f"{duplicates_dropped:,} duplicates dropped")
+    return {"curated": counts["curated"], "analytics": counts["analytics"],
+            "duplicates_dropped": duplicates_dropped, "batch_run_date": run_date.isoformat()}
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return "" if value is None else str(value)
 
 
 def _landed(twin, storage: dict[str, str]) -> int:

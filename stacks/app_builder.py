@@ -9,6 +9,8 @@ from pathlib import Path
 from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from stacks.analytics_cluster.analytics_cluster_stack import AnalyticsClusterStack
+from stacks.batch.batch_stack import BatchStack
 from stacks.ingestion.ingestion_stack import IngestionStack
 from stacks.stage_config import DEFAULT_STAGE, StageConfig, load_stage_config
 from stacks.storage.storage_stack import StorageStack
@@ -69,6 +71,22 @@ def build_app(
         storage=storage.storage,
         env=env,
         description=f"retail-lake {config.stage}: Kinesis stream, stream-transform Lambda, failure queue, alarms",
+    )
+    BatchStack(
+        app,
+        config.stack_name("Batch"),
+        config=config,
+        storage=storage.storage,
+        env=env,
+        description=f"retail-lake {config.stage}: Glue jobs raw -> curated -> analytics, their databases and code",
+    )
+    AnalyticsClusterStack(
+        app,
+        config.stack_name("Analytics"),
+        config=config,
+        storage=storage.storage,
+        env=env,
+        description=f"retail-lake {config.stage}: EMR Serverless application and job role for the heavy analytics",
     )
 
     Tags.of(app).add("project", config.project_name)

@@ -19,7 +19,8 @@ ALLOWED_RESOURCE_IGNORES = {
 
 def test_templates_pass_cfn_lint(synthesized: Synthesized) -> None:
     templates = sorted(str(path) for path in synthesized.outdir.glob("*.template.json"))
-    assert len(templates) == 2
+    stacks = {Path(t).name.removesuffix(".template.json").rsplit("-", 1)[-1] for t in templates}
+    assert {"Storage", "Ingestion", "Batch"} <= stacks
     cfn_lint = Path(sys.executable).with_name("cfn-lint")
     executable = str(cfn_lint) if cfn_lint.exists() else shutil.which("cfn-lint")
     assert executable, "cfn-lint is not installed; install the `cdk` extra (pip install -e '.[cdk]')"

@@ -8,6 +8,21 @@ from constructs import IConstruct
 from stacks.nag import MIN_REASON_LENGTH
 from tests.conftest import Synthesized
 
+# Batch (Glue) roles: object access per prefix of a bucket exported by the Storage stack.
+_GLUE_LOGS = "AwsSolutions-IAM5[Resource::arn:*"  # the /aws-glue/* log groups (region literal when the stage fixes it)
+
+
+def _objects(bucket_export: str, pattern: str) -> str:
+    return f"AwsSolutions-IAM5[Resource::{{stack}}-Storage:ExportsOutputFnGetAttDataLake{bucket_export}/{pattern}]"
+
+
+def _glue_code_objects(job: str) -> list[str]:
+    artifacts = "ArtifactsBucket98FD8488Arn6F0FAD5E"
+    return [_objects(artifacts, "glue/scripts/*"), _objects(artifacts, "glue/library/*"),
+            "AwsSolutions-IAM5[Resource::{stack}-Storage:ExportsOutputFnGetAttDataLake" + artifacts
+            + "/glue/temp/retail-lake-{stage}-" + job + "/*]"]
+
+
 # Every acknowledged rule, by construct path below the stack: a new one must be added here on purpose.
 EXPECTED_ACKNOWLEDGEMENTS = {
     "DataLake/AccessLogsBucket": {"AwsSolutions-S1"},
@@ -19,6 +34,46 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         "AwsSolutions-IAM5[Resource::*]",
         "AwsSolutions-IAM5[Resource::{stack}-Storage:ExportsOutputFnGetAttDataLakeRawBucket*",
         "AwsSolutions-IAM5[Resource::{stack}-Storage:ExportsOutputFnGetAttDataLakeQuarantineBucket*",
+    },
+    **{
+        f"BatchProcessing/{job}Job": {"AwsSolutions-GL1", "AwsSolutions-GL3"}
+        for job in ("RawToCuratedPosSales", "RawToCuratedInventoryMovements", "RawToCuratedClickstream",
+                    "CuratedToAnalytics")
+    },
+    **{
+        f"BatchProcessing/RawToCurated{pascal}Role": {
+            "AwsSolutions-IAM5[Resource::*]", _GLUE_LOGS,
+            *_glue_code_objects(f"raw-to-curated-{dataset.replace('_', '-')}"),
+            _objects("RawBucket881B694BArn15CBD933", f"{dataset}/*"),
+            _objects("RawBucket881B694BArn15CBD933", "reference/*"),
+            _objects("CuratedBucketFF1C9EA8ArnDC7C5773", f"{dataset}/*"),
+        }
+        for dataset, pascal in (("pos_sales", "PosSales"), ("inventory_movements", "InventoryMovements"),
+                                ("clickstream", "Clickstream"))
+    },
+    "BatchProcessing/CuratedToAnalyticsRole": {
+        "AwsSolutions-IAM5[Resource::*]", _GLUE_LOGS, *_glue_code_objects("curated-to-analytics"),
+        _objects("RawBucket881B694BArn15CBD933", "reference/*"),
+        _objects("CuratedBucketFF1C9EA8ArnDC7C5773", "*"),
+        *[_objects("AnalyticsBucket218960F6Arn95EA3A2A", f"{table}/*") for table in
+          ("daily_sales", "inventory_position", "customer_360", "web_sessions", "conversion_funnel")],
+    },
+    # EMR Serverless job role: whole curated and analytics tables, code and logs prefixes of the artifacts bucket
+    "AnalyticsCluster/JobRole": {
+        _objects("CuratedBucketFF1C9EA8ArnDC7C5773", "*"),
+        _objects("AnalyticsBucket218960F6Arn95EA3A2A", "*"),
+        _objects("ArtifactsBucket98FD8488Arn6F0FAD5E", "emr/*"),
+        _objects("ArtifactsBucket98FD8488Arn6F0FAD5E", "emr-serverless/logs/*"),
+    },
+    # the CDK's BucketDeployment provider (a singleton Lambda per stack, id fixed by aws-cdk-lib)
+    "Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C": {
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+        "AwsSolutions-L1",
+        *[f"AwsSolutions-IAM5[Action::{action}]" for action in (
+            "kms:GenerateDataKey*", "kms:ReEncrypt*", "s3:Abort*", "s3:DeleteObject*", "s3:GetBucket*",
+            "s3:GetObject*", "s3:List*")],
+        _objects("ArtifactsBucket98FD8488Arn6F0FAD5E", "*"),
+        "AwsSolutions-IAM5[Resource::arn:*",  # the CDK assets bucket's objects
     },
 }
 
@@ -61,7 +116,7 @@ def test_every_acknowledgement_is_expected_and_justified(synthesized: Synthesize
     stack = f"RetailLake-{synthesized.stage}"
     assert set(acknowledgements) == set(EXPECTED_ACKNOWLEDGEMENTS)
     for path, rules in acknowledgements.items():
-        expected = {pattern.format(stack=stack) for pattern in EXPECTED_ACKNOWLEDGEMENTS[path]}
+        expected = {pattern.format(stack=stack, stage=synthesized.stage) for pattern in EXPECTED_ACKNOWLEDGEMENTS[path]}
         for rule_id, reason in rules.items():
             assert any(rule_id == e or (e.endswith("*") and rule_id.startswith(e[:-1])) for e in expected), rule_id
             assert len(reason.strip()) >= MIN_REASON_LENGTH, f"{path} {rule_id}: reason too short: {reason!r}"

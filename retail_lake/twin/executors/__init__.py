@@ -18,6 +18,7 @@ BUILTIN_MODULES = (
     "retail_lake.twin.executors.lambda_runtime",
     "retail_lake.twin.executors.kinesis_poller",
     "retail_lake.twin.executors.glue_jobs",
+    "retail_lake.twin.executors.emr_serverless",
 )
 
 

@@ -25,6 +25,8 @@ BUILTIN_MODULES = (
     "retail_lake.twin.provisioning.streaming",
     "retail_lake.twin.provisioning.catalog",
     "retail_lake.twin.provisioning.glue_jobs",
+    "retail_lake.twin.provisioning.bucket_deployment",
+    "retail_lake.twin.provisioning.emr_serverless",
 )
 # Types that exist only for the CDK's bookkeeping: nothing to create, nothing to report.
 IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})

@@ -1,0 +1,62 @@
+"""EMR step: product affinity, FP-growth market-basket rules over the POS baskets of a trailing window.
+
+Reads  <curated_path>/pos_sales   (curated POS sales, event_date partitions; nested `line_items` are exploded,
+                                   already exploded lines are used as they are), event dates
+                                   run_date - window_days + 1 .. run_date
+Writes <output_path>/product_affinity/as_of_date=<run_date>/   antecedent, consequent, rule, support,
+                                                               confidence, lift, baskets, total_baskets
+
+    spark-submit product_affinity.py --run_date 2026-03-01 \
+        --curated_path s3://<curated bucket>/ --output_path s3://<analytics bucket>/ \
+        [--window_days 90] [--min_support 0.01] [--min_confidence 0.1]
+
+Logic: `retail_lake.batch.ml.product_affinity`. Only the date's partition is replaced on rerun.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from retail_lake.batch.curated import EVENT_DATE, explode_pos_lines
+from retail_lake.batch.ml import product_affinity
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--run_date", required=True, type=dt.date.fromisoformat, help="YYYY-MM-DD")
+    parser.add_argument("--curated_path", required=True, help="curated zone root holding pos_sales/")
+    parser.add_argument("--output_path", required=True, help="root the output table is written under")
+    parser.add_argument("--pos_table", default="pos_sales", help="folder of the POS table under --curated_path")
+    parser.add_argument("--window_days", type=int, default=90, help="days of baskets, ending on --run_date")
+    parser.add_argument("--min_support", type=float, default=0.01)
+    parser.add_argument("--min_confidence", type=float, default=0.1)
+    return parser.parse_known_args(argv)[0]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    spark = SparkSession.builder.appName("retail-lake-product-affinity").getOrCreate()
+    source = f"{args.curated_path.rstrip('/')}/{args.pos_table}"
+    first = args.run_date - dt.timedelta(days=args.window_days - 1)
+    day = F.col(EVENT_DATE).cast("date")
+    sales = spark.read.parquet(source).where((day >= F.lit(first)) & (day <= F.lit(args.run_date)))
+    lines = explode_pos_lines(sales) if "line_items" in sales.columns else sales
+
+    rules = product_affinity(lines, min_support=args.min_support, min_confidence=args.min_confidence)
+    rules = rules.select("*", F.lit(args.run_date).alias("as_of_date")).persist()
+    (rules.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy("as_of_date")
+     .parquet(f"{args.output_path.rstrip('/')}/product_affinity"))
+    summary = {"step": "product_affinity", "run_date": args.run_date.isoformat(),
+               "window": [first.isoformat(), args.run_date.isoformat()], "rows": {"product_affinity": rules.count()}}
+    rules.unpersist()
+    print(json.dumps(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

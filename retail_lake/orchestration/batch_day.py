@@ -1,0 +1,146 @@
+"""Run the batch layer for one business date through the AWS APIs: the raw -> curated Glue job of every
+dataset, then the curated -> analytics job, each started with `StartJobRun` and watched with `GetJobRun`.
+
+The same calls run against an AWS account, LocalStack or the embedded twin: only the clients' endpoint
+differs. Job names come from the Batch stack's outputs, never built by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pyarrow.parquet as pq
+
+from retail_lake.contracts.registry import DATASETS
+
+TERMINAL_STATES = {"SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"}
+ANALYTICS_TABLES = ("daily_sales", "inventory_position", "customer_360", "web_sessions", "conversion_funnel")
+
+
+class BatchRunError(RuntimeError):
+    pass
+
+
+def _pascal(name: str) -> str:
+    return "".join(part.title() for part in name.split("_"))
+
+
+def raw_to_curated_job(batch_outputs: dict[str, str], dataset: str) -> str:
+    key = f"RawToCurated{_pascal(dataset)}JobName"
+    try:
+        return batch_outputs[key]
+    except KeyError:
+        raise BatchRunError(f"the Batch stack has no output {key}: is it deployed for this stage?") from None
+
+
+@dataclass
+class JobRunResult:
+    job: str
+    run_id: str
+    state: str
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class BatchDayResult:
+    run_date: str
+    runs: list[JobRunResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(run.state == "SUCCEEDED" for run in self.runs)
+
+
+def run_job(glue, job: str, arguments: dict[str, str], *, timeout_s: float = 1800, poll_s: float = 0.5,
+            wait: Callable[[float], None] = time.sleep) -> JobRunResult:
+    """Start one Glue job run and wait for it to end."""
+    started = time.monotonic()
+    run_id = glue.start_job_run(JobName=job, Arguments=arguments)["JobRunId"]
+    while True:
+        run = glue.get_job_run(JobName=job, RunId=run_id, PredecessorsIncluded=False)["JobRun"]
+        state = run["JobRunState"]
+        if state in TERMINAL_STATES:
+            return JobRunResult(job, run_id, state, time.monotonic() - started, run.get("ErrorMessage"))
+        if time.monotonic() - started > timeout_s:
+            raise BatchRunError(f"Glue job {job} run {run_id} still {state} after {timeout_s:.0f}s")
+        wait(poll_s)
+
+
+def run_batch_day(glue, batch_outputs: dict[str, str], run_date: dt.date | str, *, backfill: bool = False,
+                  progress: Callable[[str], None] | None = None) -> BatchDayResult:
+    """raw -> curated for every dataset, then curated -> analytics, for `run_date`. With `backfill`, the
+    raw -> curated runs read every raw partition and rewrite every event date found (replaying history);
+    otherwise they rewrite the run window of `run_date` (see retail_lake.batch.windows)."""
+    run_date = run_date if isinstance(run_date, str) else run_date.isoformat()
+    result = BatchDayResult(run_date)
+    arguments = {"--run_date": run_date}
+    if backfill:
+        arguments["--backfill"] = "true"
+    for dataset in DATASETS:
+        job = raw_to_curated_job(batch_outputs, dataset)
+        if progress:
+            progress(f"{job} ({dataset}, {run_date}{', backfill' if backfill else ''})")
+        run = run_job(glue, job, arguments)
+        result.runs.append(run)
+        if run.state != "SUCCEEDED":
+            raise BatchRunError(f"Glue job {job} for {dataset} on {run_date} ended {run.state}: {run.error}")
+    job = batch_outputs["CuratedToAnalyticsJobName"]
+    if progress:
+        progress(f"{job} (analytics, {run_date}{', backfill' if backfill else ''})")
+    run = run_job(glue, job, arguments)
+    result.runs.append(run)
+    if run.state != "SUCCEEDED":
+        raise BatchRunError(f"Glue job {job} on {run_date} ended {run.state}: {run.error}")
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- reading back
+
+
+def read_table(s3, bucket: str, prefix: str, columns: list[str] | None = None):
+    """All Parquet files under a prefix as one Arrow table (partition columns from the paths are not
+    added), or None when there are none."""
+    import pyarrow as pa
+
+    tables = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            if obj["Key"].endswith(".parquet"):
+                body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+                tables.append(pq.read_table(io.BytesIO(body), columns=columns))
+    if not tables:
+        return None
+    return pa.concat_tables(tables, promote_options="default")
+
+
+def load_reference_data(s3, raw_bucket: str, config, directory: Path, prefix: str = "reference/") -> list[str]:
+    """Write the generator's reference dimensions (stores, products, customers) as Parquet and load them into
+    the lake where the batch jobs read them: `s3://<raw>/reference/<table>/<table>.parquet`."""
+    from retail_lake.batch.reference import REFERENCE_TABLES, reference_object_key
+    from retail_lake.generator import write_reference_data
+
+    write_reference_data(config, directory, formats=("parquet",))
+    keys = []
+    for table in REFERENCE_TABLES:
+        key = reference_object_key(prefix, table)
+        s3.put_object(Bucket=raw_bucket, Key=key, Body=(Path(directory) / f"{table}.parquet").read_bytes())
+        keys.append(key)
+    return keys
+
+
+def lake_summary(s3, storage_outputs: dict[str, str]) -> dict[str, Any]:
+    """Row counts of the curated datasets (events, i.e. distinct event ids) and of each analytics table."""
+    curated, analytics = {}, {}
+    for dataset in DATASETS:
+        table = read_table(s3, storage_outputs["CuratedBucketName"], f"{dataset}/", columns=["event_id"])
+        curated[dataset] = 0 if table is None else len(set(table.column("event_id").to_pylist()))
+    for name in ANALYTICS_TABLES:
+        table = read_table(s3, storage_outputs["AnalyticsBucketName"], f"{name}/")
+        analytics[name] = 0 if table is None else table.num_rows
+    return {"curated": curated, "analytics": analytics}

@@ -1,0 +1,117 @@
+"""The EMR Serverless Spark application and the job execution role its runs assume."""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_emrserverless as emrs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.analytics_cluster.analytics_cluster_props import AnalyticsClusterProps
+from stacks.nag import acknowledge, objects_wildcard_finding
+
+
+class AnalyticsCluster(Construct):
+    """`application` (EMR Serverless, SPARK, auto-start, auto-stop when idle, bounded maximum capacity, driver and
+    executor logs to `s3://<artifacts>/<logs_prefix>` encrypted with the lake key) and `job_role`, the execution
+    role to pass to `StartJobRun`: it reads the curated zone, reads and writes the analytics zone, reads the
+    entry points under `s3://<artifacts>/<scripts_prefix>`, writes the logs, and uses the lake key for all of it.
+    """
+
+    application: emrs.CfnApplication
+    job_role: iam.Role
+
+    def __init__(self, scope: Construct, construct_id: str, *, props: AnalyticsClusterProps) -> None:
+        super().__init__(scope, construct_id)
+        self._props = props
+        storage, config = props.storage, props.config
+        stack = Stack.of(self)
+
+        self.job_role = iam.Role(
+            self,
+            "JobRole",
+            description="Execution role of the analytics EMR Serverless job runs",
+            assumed_by=iam.ServicePrincipal("emr-serverless.amazonaws.com").with_conditions({
+                "StringEquals": {"aws:SourceAccount": stack.account},
+                "ArnLike": {"aws:SourceArn": stack.format_arn(
+                    service="emr-serverless", resource="/applications", resource_name="*",
+                )},
+            }),
+        )
+        self._grant_read(storage.curated_bucket)
+        self._grant_read(storage.analytics_bucket)
+        self._grant_write(storage.analytics_bucket)
+        self._grant_read(storage.artifacts_bucket, props.scripts_prefix)
+        self._grant_write(storage.artifacts_bucket, props.logs_prefix)
+        self.job_role.add_to_policy(iam.PolicyStatement(
+            sid="LakeKey",
+            actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            resources=[storage.data_lake_key.key_arn],
+        ))
+
+        self.application = emrs.CfnApplication(
+            self,
+            "Application",
+            name=f"{config.project_name}-{config.stage}-analytics".lower(),
+            type="SPARK",
+            release_label=props.release_label,
+            architecture="X86_64",
+            auto_start_configuration=emrs.CfnApplication.AutoStartConfigurationProperty(enabled=True),
+            auto_stop_configuration=emrs.CfnApplication.AutoStopConfigurationProperty(
+                enabled=True, idle_timeout_minutes=props.idle_timeout_minutes,
+            ),
+            maximum_capacity=emrs.CfnApplication.MaximumAllowedResourcesProperty(
+                cpu=props.maximum_cpu, memory=props.maximum_memory, disk=props.maximum_disk,
+            ),
+            monitoring_configuration=emrs.CfnApplication.MonitoringConfigurationProperty(
+                s3_monitoring_configuration=emrs.CfnApplication.S3MonitoringConfigurationProperty(
+                    log_uri=self.log_uri, encryption_key_arn=storage.data_lake_key.key_arn,
+                ),
+            ),
+        )
+
+        self._acknowledge_object_wildcards()
+
+    @property
+    def log_uri(self) -> str:
+        return self._props.storage.artifacts_bucket.s3_url_for_object(self._props.logs_prefix)
+
+    @property
+    def scripts_uri(self) -> str:
+        """Where the entry points go: `s3://<artifacts>/<scripts_prefix>`."""
+        return self._props.storage.artifacts_bucket.s3_url_for_object(self._props.scripts_prefix)
+
+    # ------------------------------------------------------------------ grants
+    def _grant_read(self, bucket: s3.IBucket, prefix: str = "") -> None:
+        list_statement = iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
+        if prefix:
+            list_statement.add_condition("StringLike", {"s3:prefix": [prefix, f"{prefix}*"]})
+        self.job_role.add_to_policy(list_statement)
+        self.job_role.add_to_policy(iam.PolicyStatement(
+            actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{prefix}*")],
+        ))
+
+    def _grant_write(self, bucket: s3.IBucket, prefix: str = "") -> None:
+        self.job_role.add_to_policy(iam.PolicyStatement(
+            actions=["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+            resources=[bucket.arn_for_objects(f"{prefix}*")],
+        ))
+
+    def _acknowledge_object_wildcards(self) -> None:
+        storage, props = self._props.storage, self._props
+        reasons = {
+            (storage.curated_bucket, ""): "Spark reads whole curated tables (every partition object of every "
+            "dataset), and object keys are not known at deploy time: s3:GetObject on the curated bucket's objects.",
+            (storage.analytics_bucket, ""): "The analytics jobs read gold tables and rewrite the partitions they "
+            "own (Spark writes, replaces and cleans up part files): s3:GetObject, s3:PutObject, s3:DeleteObject "
+            "and s3:AbortMultipartUpload on the analytics bucket's objects only.",
+            (storage.artifacts_bucket, props.scripts_prefix): "Job runs read their entry points and the shared "
+            f"package: s3:GetObject limited to the {props.scripts_prefix} prefix of the artifacts bucket.",
+            (storage.artifacts_bucket, props.logs_prefix): "EMR Serverless writes driver and executor logs under "
+            "run-generated keys: s3:PutObject, s3:DeleteObject and s3:AbortMultipartUpload limited to the "
+            f"{props.logs_prefix} prefix of the artifacts bucket.",
+        }
+        for (bucket, prefix), reason in reasons.items():
+            finding = objects_wildcard_finding(self.job_role, bucket)  # "...Resource::<arn>/*]"
+            acknowledge(self.job_role, finding.removesuffix("/*]") + f"/{prefix}*]", reason)
