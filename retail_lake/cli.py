@@ -34,6 +34,34 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
+def _run_batch(args: argparse.Namespace) -> int:
+    """The batch layer for one date on the account the AWS SDK points at (credentials and region from the
+    environment; AWS_ENDPOINT_URL for LocalStack)."""
+    import json
+
+    import boto3
+
+    from retail_lake.orchestration.batch_day import BatchRunError, lake_summary, run_batch_day, stack_outputs
+
+    cloudformation = boto3.client("cloudformation")
+    try:
+        batch = stack_outputs(cloudformation, f"RetailLake-{args.stage}-Batch")
+        storage = stack_outputs(cloudformation, f"RetailLake-{args.stage}-Storage")
+        result = run_batch_day(boto3.client("glue"), batch, args.date, backfill=args.backfill,
+                               progress=lambda what: print(f"glue: {what} ...", flush=True))
+    except BatchRunError as error:
+        print(f"run-batch failed: {error}", file=sys.stderr)
+        return 1
+    for run in result.runs:
+        print(f"  {run.job}: {run.state} in {run.seconds:.1f}s")
+    summary = {"run_date": result.run_date, "runs": [run.__dict__ for run in result.runs],
+               **lake_summary(boto3.client("s3"), storage)}
+    print(f"curated: {summary['curated']}; analytics: {summary['analytics']}")
+    if args.json:
+        print(json.dumps(summary))
+    return 0 if result.ok else 1
+
+
 def _bench(args: argparse.Namespace) -> int:
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
@@ -65,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--stage", default="dev", help="stage whose stacks to deploy (default dev)")
     demo.add_argument("--no-batch", action="store_true", help="stop after the streaming path (no Glue jobs)")
     demo.set_defaults(func=_demo)
+
+    run_batch = commands.add_parser("run-batch", help="run the batch layer (Glue jobs) for one business date")
+    run_batch.add_argument("--date", required=True, help="business date, YYYY-MM-DD")
+    run_batch.add_argument("--stage", default="dev", help="stage whose stacks to use (default dev)")
+    run_batch.add_argument("--backfill", action="store_true",
+                           help="read every raw partition and rewrite every event date up to --date")
+    run_batch.add_argument("--json", action="store_true", help="print the summary as one JSON object, last")
+    run_batch.set_defaults(func=_run_batch)
 
     bench = commands.add_parser("bench", help="run a benchmark")
     bench_kinds = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")

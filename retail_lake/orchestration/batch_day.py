@@ -100,6 +100,16 @@ def run_batch_day(glue, batch_outputs: dict[str, str], run_date: dt.date | str, 
     return result
 
 
+def stack_outputs(cloudformation, stack_name: str) -> dict[str, str]:
+    """A deployed stack's outputs by key, with a clear error when the stack is not there."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except Exception as error:  # botocore ClientError: the stack does not exist
+        raise BatchRunError(f"stack {stack_name} is not deployed in this account/region ({error}); "
+                            "deploy it with `npx cdk deploy --all -c stage=<stage>`") from None
+    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+
 # ---------------------------------------------------------------------------------------------- reading back
 
 

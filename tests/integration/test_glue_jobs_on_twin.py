@@ -203,3 +203,19 @@ def test_daily_sales_equals_an_independent_computation_over_raw_to_the_cent(batc
               for key, (units, gross, discounts, baskets) in expected.items()}
     assert len(actual) == len(wanted) > 50
     assert actual == wanted
+
+
+def test_run_batch_command_reruns_the_day_with_the_same_results(batch_day, capsys) -> None:
+    """`retail-lake run-batch` goes through the same AWS APIs (here the twin's endpoint, set process-wide)."""
+    from retail_lake.cli import main as cli_main
+
+    s3, analytics = batch_day["s3"], batch_day["storage"]["AnalyticsBucketName"]
+    before = _table(s3, analytics, "daily_sales/").sort_by([("event_date", "ascending"), ("store_id", "ascending"),
+                                                            ("sku", "ascending")])
+    assert cli_main(["run-batch", "--date", RUN_DATE.isoformat(), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [run["state"] for run in summary["runs"]] == ["SUCCEEDED"] * 4
+    assert summary["analytics"]["daily_sales"] == before.num_rows
+    after = _table(s3, analytics, "daily_sales/").sort_by([("event_date", "ascending"), ("store_id", "ascending"),
+                                                           ("sku", "ascending")])
+    assert after.equals(before)
