@@ -58,7 +58,7 @@ class BatchDayResult:
 
 
 def run_job(glue, job: str, arguments: dict[str, str], *, timeout_s: float = 1800, poll_s: float = 0.5,
-            wait: Callable[[float], None] = time.sleep) -> JobRunResult:
+            wait: Callable[[float], None] | None = None) -> JobRunResult:
     """Start one Glue job run and wait for it to end."""
     started = time.monotonic()
     run_id = glue.start_job_run(JobName=job, Arguments=arguments)["JobRunId"]
@@ -69,7 +69,7 @@ def run_job(glue, job: str, arguments: dict[str, str], *, timeout_s: float = 180
             return JobRunResult(job, run_id, state, time.monotonic() - started, run.get("ErrorMessage"))
         if time.monotonic() - started > timeout_s:
             raise BatchRunError(f"Glue job {job} run {run_id} still {state} after {timeout_s:.0f}s")
-        wait(poll_s)
+        (wait or time.sleep)(poll_s)
 
 
 def run_batch_day(glue, batch_outputs: dict[str, str], run_date: dt.date | str, *, backfill: bool = False,
@@ -82,21 +82,15 @@ def run_batch_day(glue, batch_outputs: dict[str, str], run_date: dt.date | str, 
     arguments = {"--run_date": run_date}
     if backfill:
         arguments["--backfill"] = "true"
-    for dataset in DATASETS:
-        job = raw_to_curated_job(batch_outputs, dataset)
+    steps = [(raw_to_curated_job(batch_outputs, dataset), dataset) for dataset in DATASETS]
+    steps.append((batch_outputs["CuratedToAnalyticsJobName"], "analytics"))
+    for job, what in steps:
         if progress:
-            progress(f"{job} ({dataset}, {run_date}{', backfill' if backfill else ''})")
+            progress(f"{job} ({what}, {run_date}{', backfill' if backfill else ''})")
         run = run_job(glue, job, arguments)
         result.runs.append(run)
         if run.state != "SUCCEEDED":
-            raise BatchRunError(f"Glue job {job} for {dataset} on {run_date} ended {run.state}: {run.error}")
-    job = batch_outputs["CuratedToAnalyticsJobName"]
-    if progress:
-        progress(f"{job} (analytics, {run_date}{', backfill' if backfill else ''})")
-    run = run_job(glue, job, arguments)
-    result.runs.append(run)
-    if run.state != "SUCCEEDED":
-        raise BatchRunError(f"Glue job {job} on {run_date} ended {run.state}: {run.error}")
+            raise BatchRunError(f"Glue job {job} ({what}) on {run_date} ended {run.state}: {run.error}")
     return result
 
 
