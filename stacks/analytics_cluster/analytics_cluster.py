@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import DefaultStackSynthesizer, Fn, Stack, Token
 from aws_cdk import aws_emrserverless as emrs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3_deployment
 from constructs import Construct
 
 from stacks.analytics_cluster.analytics_cluster_props import AnalyticsClusterProps
+from stacks.batch.glue_assets import REPO_ROOT, SCRIPT_EXCLUDES, assemble_glue_library
 from stacks.nag import acknowledge, objects_wildcard_finding
+
+EMR_STEPS_DIR = REPO_ROOT / "emr_steps"
+EMR_STEP_SCRIPTS = ("customer_segmentation.py", "product_affinity.py", "demand_forecast.py")
+# The CDK names the singleton Lambda behind every BucketDeployment of a stack with this prefix.
+BUCKET_DEPLOYMENT_HANDLER_PREFIX = "Custom::CDKBucketDeployment"
 
 
 class AnalyticsCluster(Construct):
@@ -17,10 +24,17 @@ class AnalyticsCluster(Construct):
     executor logs to `s3://<artifacts>/<logs_prefix>` encrypted with the lake key) and `job_role`, the execution
     role to pass to `StartJobRun`: it reads the curated zone, reads and writes the analytics zone, reads the
     entry points under `s3://<artifacts>/<scripts_prefix>`, writes the logs, and uses the lake key for all of it.
+
+    Code (`BucketDeployment`s, as the Glue jobs' code): `emr_steps/*.py` to `s3://<artifacts>/<scripts_prefix>steps/`
+    (`steps_uri`) and a zip of the `retail_lake` package (the same asset the Glue jobs ship, built by
+    `stacks.batch.glue_assets`) to `s3://<artifacts>/<scripts_prefix>library/<asset hash>.zip` (`library_key`,
+    for `--py-files`).
     """
 
     application: emrs.CfnApplication
     job_role: iam.Role
+    steps_deployment: s3_deployment.BucketDeployment
+    library_deployment: s3_deployment.BucketDeployment
 
     def __init__(self, scope: Construct, construct_id: str, *, props: AnalyticsClusterProps) -> None:
         super().__init__(scope, construct_id)
@@ -71,7 +85,9 @@ class AnalyticsCluster(Construct):
             ),
         )
 
+        self._deploy_code()
         self._acknowledge_object_wildcards()
+        self._acknowledge_bucket_deployment_handler()
 
     @property
     def log_uri(self) -> str:
@@ -81,6 +97,41 @@ class AnalyticsCluster(Construct):
     def scripts_uri(self) -> str:
         """Where the entry points go: `s3://<artifacts>/<scripts_prefix>`."""
         return self._props.storage.artifacts_bucket.s3_url_for_object(self._props.scripts_prefix)
+
+    @property
+    def steps_uri(self) -> str:
+        """Where the step entry points are deployed: `s3://<artifacts>/<scripts_prefix>steps/` (the bucket as the
+        deployment reports it, so the value is available once the code is there, and is no re-exported import)."""
+        return self.steps_deployment.deployed_bucket.s3_url_for_object(f"{self._props.scripts_prefix}steps/")
+
+    @property
+    def library_key(self) -> str:
+        """Key of the `retail_lake` package zip in the artifacts bucket (deploy-time value: the asset's hash)."""
+        zip_key = Fn.select(0, self.library_deployment.object_keys)
+        return Fn.join("", [f"{self._props.scripts_prefix}library/", zip_key])
+
+    # ------------------------------------------------------------------ code
+    def _deploy_code(self) -> None:
+        props = self._props
+        for script in EMR_STEP_SCRIPTS:
+            if not (EMR_STEPS_DIR / script).is_file():
+                raise FileNotFoundError(f"the EMR step {EMR_STEPS_DIR / script} is missing")
+        retain = not props.config.remove_data_on_destroy
+        self.steps_deployment = s3_deployment.BucketDeployment(
+            self, "EmrSteps",
+            sources=[s3_deployment.Source.asset(str(EMR_STEPS_DIR), exclude=SCRIPT_EXCLUDES)],
+            destination_bucket=props.storage.artifacts_bucket,
+            destination_key_prefix=f"{props.scripts_prefix}steps/",
+            retain_on_delete=retain,
+        )
+        self.library_deployment = s3_deployment.BucketDeployment(
+            self, "EmrLibrary",
+            sources=[s3_deployment.Source.asset(str(assemble_glue_library()))],
+            destination_bucket=props.storage.artifacts_bucket,
+            destination_key_prefix=f"{props.scripts_prefix}library/",
+            extract=False,  # the zip itself is the --py-files archive
+            retain_on_delete=retain,
+        )
 
     # ------------------------------------------------------------------ grants
     def _grant_read(self, bucket: s3.IBucket, prefix: str = "") -> None:
@@ -115,3 +166,46 @@ class AnalyticsCluster(Construct):
         for (bucket, prefix), reason in reasons.items():
             finding = objects_wildcard_finding(self.job_role, bucket)  # "...Resource::<arn>/*]"
             acknowledge(self.job_role, finding.removesuffix("/*]") + f"/{prefix}*]", reason)
+
+    def _acknowledge_bucket_deployment_handler(self) -> None:
+        """The CDK's provider function behind the BucketDeployments (one per stack, a child of the stack); the
+        same findings and reasons as in the Batch stack, whose deployments use the same provider."""
+        stack = Stack.of(self)
+        account, region = _nag_pseudo(stack.account, "AccountId"), _nag_pseudo(stack.region, "Region")
+        assets = (f"arn:{_nag_pseudo(stack.partition, 'Partition')}:s3:::"
+                  f"cdk-{DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-{account}-{region}/*")
+        artifacts_objects = objects_wildcard_finding(stack, self._props.storage.artifacts_bucket)
+        for handler in (c for c in stack.node.children if c.node.id.startswith(BUCKET_DEPLOYMENT_HANDLER_PREFIX)):
+            # aws-cdk-lib's Function always adds DependsOn its role, which the Role GetAtt already implies
+            handler.node.default_child.add_metadata(  # type: ignore[union-attr]
+                "cfn-lint", {"config": {"ignore_checks": ["W3005"]}}
+            )
+            acknowledge(
+                handler, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                         "AWSLambdaBasicExecutionRole]",
+                "The CDK's BucketDeployment provider function logs with AWSLambdaBasicExecutionRole; it runs only "
+                "during deployments and its role is generated by aws-cdk-lib.",
+            )
+            acknowledge(
+                handler, "AwsSolutions-L1",
+                "The BucketDeployment provider's Lambda runtime is chosen by aws-cdk-lib, not by this project; it "
+                "moves forward with aws-cdk-lib upgrades and runs only during deployments.",
+            )
+            copy_reason = (
+                "Generated by aws-cdk-lib's BucketDeployment: its provider syncs the EMR steps and the package zip "
+                "from the CDK assets bucket into the artifacts bucket (aws s3 sync with prune), which needs these "
+                "s3/kms action groups and object wildcards on exactly those two buckets; it runs only during "
+                "deployments."
+            )
+            findings = [f"AwsSolutions-IAM5[Action::{action}]" for action in (
+                "s3:GetBucket*", "s3:GetObject*", "s3:List*", "s3:Abort*", "s3:DeleteObject*",
+                "kms:GenerateDataKey*", "kms:ReEncrypt*",
+            )]
+            findings += [f"AwsSolutions-IAM5[Resource::{assets}]", artifacts_objects]
+            for finding in findings:
+                acknowledge(handler, finding, copy_reason)
+
+
+def _nag_pseudo(value: str, name: str) -> str:
+    """How cdk-nag prints a pseudo parameter: `<AWS::Region>` while a token, the value when the stage fixes it."""
+    return f"<AWS::{name}>" if Token.is_unresolved(value) else value

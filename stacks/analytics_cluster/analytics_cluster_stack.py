@@ -30,6 +30,9 @@ class AnalyticsClusterStack(Stack):
             "EmrApplicationId": (cluster.application.attr_application_id, "EMR Serverless application (Spark)"),
             "EmrApplicationArn": (cluster.application.attr_arn, "ARN of the EMR Serverless application"),
             "EmrJobRoleArn": (cluster.job_role.role_arn, "Execution role to pass to StartJobRun"),
+            "EmrStepsUri": (cluster.steps_uri, "s3:// prefix of the EMR step entry points (emr_steps/*.py)"),
+            "EmrLibraryKey": (cluster.library_key, "Key in the artifacts bucket of the retail_lake package zip "
+                                                   "(--py-files)"),
         }
         for key, (value, description) in outputs.items():
             CfnOutput(self, key, value=value, description=description).override_logical_id(key)

@@ -1,0 +1,174 @@
+"""The EMR steps on the embedded twin, deployed from the real dev cloud assembly: a batch day is produced (events
+through the streaming path into raw, the reference dimensions beside them, the four Glue runs through boto3), then
+the three steps are started as EMR Serverless job runs through boto3 (`run_analytics_steps`: entry points and the
+package zip that the AnalyticsCluster stack's BucketDeployments put under s3://<artifacts>/emr/) and really run on
+local Spark; their tables are read back from the analytics bucket."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import time
+import zipfile
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from retail_lake.generator import GeneratorConfig, generate
+from retail_lake.ingestion.producer import KinesisProducer
+from retail_lake.orchestration.analytics_steps import (
+    STEP_TABLES,
+    AnalyticsStepError,
+    run_analytics_steps,
+    step_job_driver,
+)
+from retail_lake.orchestration.batch_day import load_reference_data, run_batch_day
+from retail_lake.reconcile import count_lake
+from retail_lake.twin import Twin
+
+pytestmark = pytest.mark.integration
+
+STORAGE, INGESTION = "RetailLake-dev-Storage", "RetailLake-dev-Ingestion"
+BATCH, ANALYTICS = "RetailLake-dev-Batch", "RetailLake-dev-Analytics"
+# As in test_glue_jobs_on_twin: events for the two days before today (UTC), so a run for today covers them all.
+RUN_DATE = dt.datetime.now(dt.timezone.utc).date()
+CONFIG = GeneratorConfig(events=3_000, seed=29, stores=8, skus=300, customers=1_500, days=2,
+                         start_date=RUN_DATE - dt.timedelta(days=2), defect_rate=0.0)
+HORIZON_DAYS = 7
+# Two days of history: a daily season and a one-day backtest (the defaults want 8+ weeks); a low support floor
+# because 300 SKUs over ~1,000 baskets make every pair rare.
+STEP_ARGUMENTS = {
+    "demand_forecast": {"--horizon_days": HORIZON_DAYS, "--season": 1, "--backtest_days": 1, "--history_days": 7},
+    "product_affinity": {"--window_days": 7, "--min_support": 0.002, "--min_confidence": 0.05},
+}
+
+
+def _objects(s3, bucket: str, prefix: str) -> list[str]:
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    return sorted(keys)
+
+
+def _table(s3, bucket: str, prefix: str) -> pa.Table:
+    """Every Parquet part under `prefix`, with the Hive partition values of its key as string columns."""
+    parts = []
+    for key in _objects(s3, bucket, prefix):
+        if not key.endswith(".parquet"):
+            continue
+        table = pq.read_table(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+        for segment in key[len(prefix):].split("/")[:-1]:
+            name, _, value = segment.partition("=")
+            if name not in table.column_names:
+                table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
+        parts.append(table)
+    return pa.concat_tables(parts, promote_options="default") if parts else pa.table({})
+
+
+@pytest.fixture(scope="module")
+def steps_day(dev_assembly, tmp_path_factory: pytest.TempPathFactory):
+    lines = list(generate(CONFIG))
+    with Twin() as twin:
+        if not twin.is_embedded:
+            pytest.skip("EMR Serverless job runs execute on the embedded twin only")
+        twin.deploy(dev_assembly)
+        storage, analytics = twin.outputs[STORAGE], twin.outputs[ANALYTICS]
+        s3 = twin.client("s3")
+        raw_bucket = storage["RawBucketName"]
+        produced = KinesisProducer(twin.client("kinesis"), twin.outputs[INGESTION]["StreamName"]).send(lines)
+        twin.settle(lambda: count_lake(s3, raw_bucket=raw_bucket,
+                                       quarantine_bucket=storage["QuarantineBucketName"]).raw_total >= produced.events,
+                    timeout=120)
+        load_reference_data(s3, raw_bucket, CONFIG, tmp_path_factory.mktemp("reference"))
+        started = time.monotonic()
+        batch = run_batch_day(twin.client("glue"), twin.outputs[BATCH], RUN_DATE)
+        assert batch.ok, batch.runs
+        batch_seconds = time.monotonic() - started
+
+        emr = twin.client("emr-serverless")
+        started = time.monotonic()
+        result = run_analytics_steps(emr, analytics, storage, RUN_DATE, poll_s=0.2, step_arguments=STEP_ARGUMENTS)
+        print(f"batch day: {batch_seconds:.1f} s; EMR steps: {time.monotonic() - started:.1f} s "
+              + ", ".join(f"{step} {run.seconds:.1f} s" for step, run in result.runs.items()))
+        yield {"twin": twin, "s3": s3, "emr": emr, "storage": storage, "analytics": analytics, "result": result}
+
+
+def _analytics_table(steps_day, name: str) -> pa.Table:
+    return _table(steps_day["s3"], steps_day["storage"]["AnalyticsBucketName"], f"{name}/")
+
+
+def test_step_code_is_deployed_by_the_bucket_deployments(steps_day) -> None:
+    s3, artifacts, outputs = steps_day["s3"], steps_day["storage"]["ArtifactsBucketName"], steps_day["analytics"]
+    assert outputs["EmrStepsUri"] == f"s3://{artifacts}/emr/steps/"
+    assert _objects(s3, artifacts, "emr/steps/") == [
+        "emr/steps/customer_segmentation.py", "emr/steps/demand_forecast.py", "emr/steps/product_affinity.py"]
+    key = outputs["EmrLibraryKey"]
+    assert key.startswith("emr/library/") and key.endswith(".zip")
+    names = zipfile.ZipFile(io.BytesIO(s3.get_object(Bucket=artifacts, Key=key)["Body"].read())).namelist()
+    assert "retail_lake/batch/ml.py" in names and not [n for n in names if "__pycache__" in n]
+
+
+def test_the_three_runs_succeed_with_the_deployed_entry_points(steps_day) -> None:
+    result, emr = steps_day["result"], steps_day["emr"]
+    assert result.ok and result.states == {step: "SUCCESS" for step in STEP_TABLES}
+    artifacts = steps_day["storage"]["ArtifactsBucketName"]
+    for step, run in result.runs.items():
+        job_run = emr.get_job_run(applicationId=result.application_id, jobRunId=run.run_id)["jobRun"]
+        assert job_run["executionRole"] == steps_day["analytics"]["EmrJobRoleArn"]
+        spark_submit = job_run["jobDriver"]["sparkSubmit"]
+        assert spark_submit["entryPoint"] == f"s3://{artifacts}/emr/steps/{step}.py"
+        assert spark_submit["sparkSubmitParameters"] == \
+            f"--py-files s3://{artifacts}/{steps_day['analytics']['EmrLibraryKey']}"
+        arguments = dict(zip(spark_submit["entryPointArguments"][::2], spark_submit["entryPointArguments"][1::2]))
+        assert arguments["--run_date"] == RUN_DATE.isoformat()
+        assert arguments["--output_path"] == f"s3://{steps_day['storage']['AnalyticsBucketName']}/"
+
+
+def test_segments_cover_the_customers_of_customer_360(steps_day) -> None:
+    customers = _analytics_table(steps_day, "customer_360")
+    segments = _analytics_table(steps_day, "customer_segments")
+    assert segments.num_rows == customers.num_rows > 0
+    assert set(segments.column("customer_id").to_pylist()) == set(customers.column("customer_id").to_pylist())
+    assert set(segments.column("as_of_date").to_pylist()) == {RUN_DATE.isoformat()}
+    assert set(segments.column("cluster").to_pylist()) <= set(range(4))
+    profiles = _analytics_table(steps_day, "customer_segment_profiles")
+    assert 1 <= profiles.num_rows <= 4
+    assert sum(profiles.column("customers").to_pylist()) == segments.num_rows
+
+
+def test_rules_have_support_and_confidence_in_the_unit_interval(steps_day) -> None:
+    rules = _analytics_table(steps_day, "product_affinity")
+    assert rules.num_rows > 0
+    for column in ("support", "confidence"):
+        values = rules.column(column).to_pylist()
+        assert all(0 < v <= 1 for v in values), (column, min(values), max(values))
+    assert all(v > 0 for v in rules.column("lift").to_pylist())
+    assert all(0 < b <= t for b, t in zip(rules.column("baskets").to_pylist(),
+                                          rules.column("total_baskets").to_pylist()))
+
+
+def test_forecasts_cover_the_horizon_and_the_backtest_is_scored(steps_day) -> None:
+    forecasts = _analytics_table(steps_day, "demand_forecast")
+    assert forecasts.num_rows > 0
+    assert set(forecasts.column("as_of_date").to_pylist()) == {RUN_DATE.isoformat()}
+    days = {str(d) for d in forecasts.column("forecast_date").to_pylist()}
+    assert days == {(RUN_DATE + dt.timedelta(days=h)).isoformat() for h in range(1, HORIZON_DAYS + 1)}
+    summary = _analytics_table(steps_day, "demand_forecast_backtest_summary")
+    assert summary.num_rows == 1
+    (row,) = summary.to_pylist()
+    assert row["mae"] is not None and row["mae"] >= 0 and row["points"] > 0, row
+    assert _analytics_table(steps_day, "demand_forecast_backtest").num_rows > 0
+
+
+def test_a_failing_step_raises_a_clear_error(steps_day) -> None:
+    """A date with no customer_360 rows: the segmentation run fails, and the error names the step and the cause."""
+    missing = RUN_DATE - dt.timedelta(days=30)
+    with pytest.raises(AnalyticsStepError, match=r"customer_segmentation .* ended FAILED: .*no customer_360 rows"):
+        run_analytics_steps(steps_day["emr"], steps_day["analytics"], steps_day["storage"], missing,
+                            steps=("customer_segmentation",), poll_s=0.2)
+
+
+def test_job_driver_names_missing_outputs(steps_day) -> None:
+    with pytest.raises(AnalyticsStepError, match="EmrStepsUri"):
+        step_job_driver("demand_forecast", {}, steps_day["storage"], RUN_DATE.isoformat())
