@@ -65,9 +65,14 @@ def _run_batch(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
+    forwarded = ["--json"] if args.json else []
+    if args.benchmark == "batch":
+        from bench import batch
+
+        forwarded += ["--events", str(args.events), "--seed", str(args.seed), "--driver-memory", args.driver_memory]
+        return batch.main(forwarded)
     from bench import stream
 
-    forwarded = ["--json"] if args.json else []
     forwarded += ["--batch-events", str(args.batch_events), "--batches", str(args.batches)]
     return stream.main(forwarded)
 
@@ -109,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--batch-events", type=_positive_int, default=10_000)
     stream.add_argument("--batches", type=_positive_int, default=10)
     stream.set_defaults(func=_bench)
+    batch = bench_kinds.add_parser("batch", help="batch layer (raw -> curated -> analytics) throughput on local[2]")
+    batch.add_argument("--json", action="store_true", help="print the result as one JSON object, last")
+    batch.add_argument("--events", type=_positive_int, default=1_000_000)
+    batch.add_argument("--seed", type=int, default=42)
+    batch.add_argument("--driver-memory", default="8g", help="Spark driver heap (local mode: the whole engine)")
+    batch.set_defaults(func=_bench)
     return parser
 
 
