@@ -4,9 +4,9 @@ that the zip's root is the package, as `--extra-py-files` wants it)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
+
+from stacks.ingestion.lambda_assets import assemble_package_asset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GLUE_SCRIPTS_DIR = REPO_ROOT / "glue_jobs"
@@ -22,15 +22,4 @@ def assemble_glue_library() -> Path:
     for script in (RAW_TO_CURATED_SCRIPT, CURATED_TO_ANALYTICS_SCRIPT):
         if not (GLUE_SCRIPTS_DIR / script).is_file():
             raise FileNotFoundError(f"the Glue entry script {GLUE_SCRIPTS_DIR / script} is missing")
-    # Assemble beside the target and swap it in, so a concurrent synth never sees a half-copied tree.
-    staging = GLUE_LIBRARY_ASSET.with_name(f"{GLUE_LIBRARY_ASSET.name}.staging-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    shutil.copytree(SHARED_PACKAGE, staging / SHARED_PACKAGE.name,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"))
-    previous = GLUE_LIBRARY_ASSET.with_name(f"{GLUE_LIBRARY_ASSET.name}.previous-{os.getpid()}")
-    if GLUE_LIBRARY_ASSET.exists():
-        GLUE_LIBRARY_ASSET.rename(previous)
-    staging.rename(GLUE_LIBRARY_ASSET)
-    shutil.rmtree(previous, ignore_errors=True)
-    return GLUE_LIBRARY_ASSET
+    return assemble_package_asset(GLUE_LIBRARY_ASSET)

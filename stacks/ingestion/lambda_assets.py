@@ -30,27 +30,29 @@ class LambdaAssetError(RuntimeError):
     """A Lambda asset cannot be assembled; the message says what to run."""
 
 
+def assemble_package_asset(target: Path, modules: list[Path] | None = None) -> Path:
+    """Copy `modules` (entry-point files) and the shared `retail_lake/` package (no byte code) into `target`.
+    The tree is assembled beside the target and swapped in, so a concurrent synth never sees it half-copied."""
+    staging = target.with_name(f"{target.name}.staging-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for module in modules or []:
+        shutil.copy2(module, staging / module.name)
+    shutil.copytree(SHARED_PACKAGE, staging / SHARED_PACKAGE.name,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"))
+    previous = target.with_name(f"{target.name}.previous-{os.getpid()}")
+    if target.exists():
+        target.rename(previous)
+    staging.rename(target)
+    shutil.rmtree(previous, ignore_errors=True)
+    return target
+
+
 def assemble_stream_transform_code() -> Path:
     """Copy the handler modules and `retail_lake/` into the asset directory; return the directory."""
     if not STREAM_TRANSFORM_SOURCE.is_dir():
         raise LambdaAssetError(f"the stream-transform handler folder {STREAM_TRANSFORM_SOURCE} does not exist")
-    # Assemble beside the target and swap it in, so a concurrent synth never sees a half-copied tree.
-    staging = STREAM_TRANSFORM_ASSET.with_name(f"{STREAM_TRANSFORM_ASSET.name}.staging-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    for module in sorted(STREAM_TRANSFORM_SOURCE.glob("*.py")):
-        shutil.copy2(module, staging / module.name)
-    shutil.copytree(
-        SHARED_PACKAGE,
-        staging / SHARED_PACKAGE.name,
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"),
-    )
-    previous = STREAM_TRANSFORM_ASSET.with_name(f"{STREAM_TRANSFORM_ASSET.name}.previous-{os.getpid()}")
-    if STREAM_TRANSFORM_ASSET.exists():
-        STREAM_TRANSFORM_ASSET.rename(previous)
-    staging.rename(STREAM_TRANSFORM_ASSET)
-    shutil.rmtree(previous, ignore_errors=True)
-    return STREAM_TRANSFORM_ASSET
+    return assemble_package_asset(STREAM_TRANSFORM_ASSET, sorted(STREAM_TRANSFORM_SOURCE.glob("*.py")))
 
 
 def stream_deps_layer_dir() -> Path:
