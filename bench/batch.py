@@ -103,25 +103,9 @@ def build_raw(events: int, seed: int, raw: Path) -> dict[str, Any]:
 def start_spark(driver_memory: str) -> Any:
     """local[2] with the twin's settings (`retail_lake.twin.executors.glue_jobs.local_spark_session`), plus the
     driver heap (local mode runs everything in the driver JVM; Spark's default is 1g)."""
-    from pyspark.sql import SparkSession
+    from retail_lake.twin.executors.glue_jobs import new_local_spark_session
 
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("retail-lake-bench-batch")
-        .config("spark.driver.memory", driver_memory)
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.sql.shuffle.partitions", "4")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("WARN")
+    session = new_local_spark_session("retail-lake-bench-batch", **{"spark.driver.memory": driver_memory})
     session.range(1).count()  # the first job: executor threads up
     return session
 

@@ -89,32 +89,42 @@ class JobRunWaitTimeout(TimeoutError):
 _SPARK_LOCK = threading.Lock()
 
 
+def new_local_spark_session(app_name: str, **extra_config: str) -> Any:
+    """A local[2] SparkSession with the twin's settings (session time zone and JVM in UTC, UI off, loopback
+    only), plus `extra_config` (e.g. `spark.driver.memory`)."""
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = (
+        SparkSession.builder.master("local[2]")
+        .appName(app_name)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.sql.shuffle.partitions", "4")  # local[2]; AQE coalesces anyway
+    )
+    for key, value in extra_config.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("WARN")
+    return session
+
+
 def local_spark_session() -> Any:
-    """The process-wide local SparkSession (created on first use): local[2], session time zone and JVM in UTC,
-    UI off, loopback only. `SparkSession.builder.getOrCreate()` anywhere in the process returns this session."""
+    """The process-wide local SparkSession (created on first use). `SparkSession.builder.getOrCreate()`
+    anywhere in the process returns this session."""
     from pyspark.sql import SparkSession
 
     with _SPARK_LOCK:
         existing = SparkSession._instantiatedSession  # a session someone already made (unit tests): reuse it
         if existing is not None and existing._sc._jsc is not None:
             return existing
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-        session = (
-            SparkSession.builder.master("local[2]")
-            .appName("retail-lake-twin")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-            .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .config("spark.sql.shuffle.partitions", "4")  # local[2]; AQE coalesces anyway
-            .getOrCreate()
-        )
-        session.sparkContext.setLogLevel("WARN")
-        return session
+        return new_local_spark_session("retail-lake-twin")
 
 
 @contextlib.contextmanager
