@@ -62,6 +62,36 @@ def _run_batch(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _redrive(args: argparse.Namespace) -> int:
+    """Redrive the stream batches in the ingestion stack's on-failure queue (see retail_lake.ingestion.redrive)."""
+    import json
+
+    import boto3
+
+    from retail_lake.ingestion.redrive import Redriver, RedriveError
+    from retail_lake.orchestration.batch_day import BatchRunError, stack_outputs
+
+    try:
+        ingestion = stack_outputs(boto3.client("cloudformation"), f"RetailLake-{args.stage}-Ingestion")
+        redriver = Redriver(sqs=boto3.client("sqs"), kinesis=boto3.client("kinesis"),
+                            lambda_client=boto3.client("lambda"), queue_url=ingestion["OnFailureQueueUrl"],
+                            function=args.function)
+        report = redriver.run(max_messages=args.max_messages, dry_run=args.dry_run)
+    except (BatchRunError, RedriveError, KeyError) as error:
+        print(f"redrive failed: {error}", file=sys.stderr)
+        return 1
+    for outcome in report.outcomes:
+        where = f"{outcome.shard_id} {outcome.start_sequence_number}..{outcome.end_sequence_number}"
+        print(f"  {outcome.status:<13} {where} ({outcome.records} records) {outcome.detail}".rstrip())
+    summary = report.as_dict()
+    print(f"{summary['messages']} failed batches: {summary['redriven']} redriven ({summary['records_redriven']} "
+          f"records), {summary['still-failing']} still failing, {summary['expired']} expired, "
+          f"{summary['unreadable']} unreadable" + (", dry run" if args.dry_run else ""))
+    if args.json:
+        print(json.dumps(summary))
+    return 0 if report.count("still-failing") + report.count("expired") + report.count("unreadable") == 0 else 1
+
+
 def _bench(args: argparse.Namespace) -> int:
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
@@ -106,6 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
                            help="read every raw partition and rewrite every event date up to --date")
     run_batch.add_argument("--json", action="store_true", help="print the summary as one JSON object, last")
     run_batch.set_defaults(func=_run_batch)
+
+    redrive = commands.add_parser(
+        "redrive", help="send stream batches that exhausted their retries (on-failure queue) to the function again")
+    redrive.add_argument("--stage", default="dev", help="stage whose stacks to use (default dev)")
+    redrive.add_argument("--function", help="function to send the records to (default: the one that failed)")
+    redrive.add_argument("--max-messages", type=_positive_int, default=100, help="failed batches to handle (default 100)")
+    redrive.add_argument("--dry-run", action="store_true", help="read the records back, invoke nothing, keep the messages")
+    redrive.add_argument("--json", action="store_true", help="print the summary as one JSON object, last")
+    redrive.set_defaults(func=_redrive)
 
     bench = commands.add_parser("bench", help="run a benchmark")
     bench_kinds = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")

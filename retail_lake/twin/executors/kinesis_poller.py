@@ -12,7 +12,6 @@ for: `drain()` forms batches from whatever the shard holds.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -23,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from retail_lake.ingestion.redrive import INVOCATION_PAYLOAD_LIMIT, RECORD_ENVELOPE_BYTES, kinesis_event_record
 from retail_lake.twin.executors import Executor, register_executor
 from retail_lake.twin.executors.lambda_runtime import InvocationResult, LambdaRuntime
 
@@ -393,22 +393,11 @@ class KinesisEventSourcePoller(Executor):
     def _event(self, mapping: _Mapping, batch: list[_Record]) -> dict[str, Any]:
         return {
             "Records": [
-                {
-                    "kinesis": {
-                        "kinesisSchemaVersion": "1.0",
-                        "partitionKey": r.partition_key,
-                        "sequenceNumber": r.sequence_number,
-                        "data": base64.b64encode(r.data).decode("ascii"),
-                        "approximateArrivalTimestamp": r.arrival.timestamp(),
-                    },
-                    "eventSource": "aws:kinesis",
-                    "eventVersion": "1.0",
-                    "eventID": f"{r.shard_id}:{r.sequence_number}",
-                    "eventName": "aws:kinesis:record",
-                    "invokeIdentityArn": mapping.role_arn,
-                    "awsRegion": self.twin.region,
-                    "eventSourceARN": mapping.stream_arn,
-                }
+                kinesis_event_record(
+                    shard_id=r.shard_id, sequence_number=r.sequence_number, partition_key=r.partition_key,
+                    data=r.data, arrival_timestamp=r.arrival.timestamp(), stream_arn=mapping.stream_arn,
+                    region=self.twin.region, invoke_identity_arn=mapping.role_arn,
+                )
                 for r in batch
             ]
         }
@@ -454,17 +443,13 @@ class KinesisEventSourcePoller(Executor):
             log.error("on-failure destination %s is not supported by the twin (SQS or SNS)", destination)
 
 
-# Lambda's invocation payload limit (6 MB): a Kinesis event source hands a function fewer records than its
-# BatchSize when the records' base64 data would not fit.
-INVOCATION_PAYLOAD_LIMIT = 6 * 1024 * 1024
-_RECORD_ENVELOPE_BYTES = 512  # the JSON around one record's data in the event
-
-
 def _within_payload_limit(records, size: int) -> list:
+    """A Kinesis event source hands a function fewer records than its BatchSize when the records' base64
+    data would not fit in Lambda's invocation payload limit."""
     batch, total = [], 16
     for index in range(size):
         record = records[index]
-        cost = 4 * -(-len(record.data) // 3) + _RECORD_ENVELOPE_BYTES
+        cost = 4 * -(-len(record.data) // 3) + RECORD_ENVELOPE_BYTES
         if batch and total + cost > INVOCATION_PAYLOAD_LIMIT:
             break
         batch.append(record)
