@@ -20,8 +20,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 LAYER := build/layers/stream_deps/.stamp
+# DAG tests run Airflow in its own environment: Airflow pins its own dependency set (requirements/airflow*.txt)
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_INSTALLED := $(AIRFLOW_VENV)/.installed
 
-.PHONY: help prerequisites install demo test synth bench layer lint clean
+.PHONY: help prerequisites install postgres airflow demo test synth bench layer lint clean
 
 help:
 	@echo "make demo    set up everything and run the streaming pipeline end to end on the local twin"
@@ -53,7 +56,19 @@ $(NODE_INSTALLED): package.json package-lock.json | prerequisites
 $(LAYER): lambdas/stream_transform/requirements.txt scripts/build_lambda_layer.py $(INSTALLED)
 	$(BIN)/python scripts/build_lambda_layer.py
 
-install: $(INSTALLED) $(NODE_INSTALLED) $(LAYER)
+$(AIRFLOW_INSTALLED): requirements/airflow.txt requirements/airflow-constraints.txt | prerequisites
+	@test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip==25.3
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet -c requirements/airflow-constraints.txt -r requirements/airflow.txt
+	@touch $@
+
+airflow: $(AIRFLOW_INSTALLED)
+
+install: $(INSTALLED) $(NODE_INSTALLED) $(LAYER) postgres
+
+# The operational store's PostgreSQL server for the twin (Debian packages; nothing to do when installed)
+postgres:
+	bash scripts/install_postgres.sh
 
 layer: $(LAYER)
 
@@ -63,7 +78,7 @@ synth: install
 demo: synth
 	$(BIN)/retail-lake demo --events $(EVENTS) --seed $(SEED) --stage $(STAGE)
 
-test: install
+test: install $(AIRFLOW_INSTALLED)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -6,8 +6,9 @@
   out like the raw bucket (`<dataset>/dt=.../hour=.../<shard>-<sequence>.parquet`); the generator's reference
   dimensions go under `<raw>/reference/<table>/<table>.parquet`.
 - timed: the SparkSession start (local[2], the twin's settings; `startup_s`), then `glue_jobs/raw_to_curated.py`
-  once per dataset and `glue_jobs/curated_to_analytics.py`, run in-process with `runpy` and the argv Glue
-  passes them (`--backfill true`, run date = the day after the generated days, as the demo does).
+  once per dataset (quarantine under `<curated>/_quarantine/`) and `glue_jobs/curated_to_analytics.py`, run
+  in-process with `runpy` and the argv Glue passes them (`--backfill true`, run date = the day after the
+  generated days, as the demo does); SQL settings a script changes are undone after it, as on the twin.
   `events_per_s` = N / (seconds of the whole layer after start-up).
 - baseline in the same run: a naive pandas implementation of `daily_sales` ONLY (one of the five gold tables)
   over the same raw POS Parquet: pyarrow read, dedupe by event id (first arrival), store-local event dates,
@@ -116,11 +117,15 @@ def run_script(script: str, arguments: dict[str, str]) -> tuple[float, dict[str,
     argv = [str(REPO_ROOT / "glue_jobs" / script)]
     for key, value in arguments.items():
         argv += [f"--{key}", value]
+    from pyspark.sql import SparkSession
+
+    from retail_lake.twin.executors.glue_jobs import _spark_hygiene
+
     saved, out = sys.argv, io.StringIO()
     sys.argv = argv
     started = time.perf_counter()
-    try:
-        with contextlib.redirect_stdout(out):
+    try:  # like a job run on the twin: SQL settings the script changes are undone after it
+        with contextlib.redirect_stdout(out), _spark_hygiene(SparkSession.builder.getOrCreate()):
             runpy.run_path(argv[0], run_name="__main__")
     finally:
         sys.argv = saved
@@ -139,7 +144,7 @@ def run_layer(raw: Path, curated: Path, analytics: Path, run_date: str) -> dict[
         seconds, summary = run_script("raw_to_curated.py", {
             "JOB_NAME": f"bench-raw-to-curated-{dataset}", "dataset": dataset, "run_date": run_date,
             "backfill": "true", "raw_path": f"{raw}/{dataset}/", "reference_path": f"{raw}/reference/",
-            "curated_path": f"{curated}/{dataset}/",
+            "curated_path": f"{curated}/{dataset}/", "quarantine_path": f"{curated}/_quarantine/{dataset}/",
         })
         jobs[f"raw_to_curated.{dataset}"] = round(seconds, 2)
         counts[dataset] = {"rows_read": summary.get("rows_read"), "rows_written": summary.get("rows_written"),
@@ -155,9 +160,11 @@ def run_layer(raw: Path, curated: Path, analytics: Path, run_date: str) -> dict[
 # ------------------------------------------------------------------------------------------------ baseline
 
 
-def naive_daily_sales(raw: Path, run_date: str) -> Any:
+def naive_daily_sales(raw: Path, run_date: str, quarantined: frozenset[str] = frozenset()) -> Any:
     """daily_sales the way a first pandas script would: all raw POS files, rows to Python, lines exploded in
-    a loop, dedupe by event id (first arrival), store-local dates, groupby. Only daily_sales."""
+    a loop, dedupe by event id (first arrival), store-local dates, groupby. Only daily_sales. The sales the
+    Spark layer's quality rules quarantined (`quarantined` event ids, read before timing) are left out, so
+    both compute over the same events."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -168,6 +175,7 @@ def naive_daily_sales(raw: Path, run_date: str) -> Any:
     sales["_seq"] = sales["ingest_sequence_number"].map(int)
     sales = sales.sort_values(["ingest_arrival_time", "_seq", "ingest_subsequence_number"])
     sales = sales.drop_duplicates("event_id", keep="first")
+    sales = sales[~sales["event_id"].isin(quarantined)]
     stores = pd.read_parquet(raw / "reference" / "stores" / "stores.parquet")[["store_id", "timezone"]]
     sales = sales.merge(stores, on="store_id", how="left")
     sales["timezone"] = sales["timezone"].fillna("UTC")
@@ -196,6 +204,16 @@ def naive_daily_sales(raw: Path, run_date: str) -> Any:
     daily["net_sales"] = daily["gross_sales"] - daily["discounts"]
     daily["average_basket"] = [(n / b).quantize(Decimal("0.01")) for n, b in zip(daily["net_sales"], daily["baskets"])]
     return daily
+
+
+def quarantined_event_ids(quarantine: Path) -> frozenset[str]:
+    """The event ids the raw -> curated job sent to quarantine (none when it wrote nothing there)."""
+    import pyarrow.dataset as ds
+
+    if not any(quarantine.rglob("*.parquet")):
+        return frozenset()
+    table = ds.dataset(quarantine, format="parquet", partitioning="hive").to_table(columns=["event_id"])
+    return frozenset(table.column("event_id").to_pylist())
 
 
 def compare_daily_sales(analytics: Path, naive: Any) -> dict[str, Any]:
@@ -241,8 +259,9 @@ def run(events: int, seed: int, driver_memory: str, workdir: Path | None, baseli
         }
         if baseline:
             print("baseline: naive pandas daily_sales over the same raw POS Parquet ...", flush=True)
+            quarantined = quarantined_event_ids(curated / "_quarantine" / "pos_sales")
             started = time.perf_counter()
-            naive = naive_daily_sales(raw, setup["run_date"])
+            naive = naive_daily_sales(raw, setup["run_date"], quarantined)
             baseline_s = time.perf_counter() - started
             result.update({
                 "baseline": "naive pandas, daily_sales only (1 of the 5 gold tables, no curated zone written)",

@@ -20,6 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from retail_lake.batch.ml import customer_segments
+from retail_lake.batch.schemas import EMR_TABLES, conform
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -55,7 +56,8 @@ def main(argv: list[str] | None = None) -> dict:
     profiles = result.profiles.select("*", F.lit(result.silhouette).cast("double").alias("silhouette"),
                                       F.lit(args.k).alias("k"), F.lit(args.seed).alias("seed"), as_of)
     out = args.output_path.rstrip("/")
-    tables = {"customer_segments": segments.persist(), "customer_segment_profiles": profiles.persist()}
+    tables = {name: conform(df, EMR_TABLES[name]).persist()  # the columns the catalog declares
+              for name, df in (("customer_segments", segments), ("customer_segment_profiles", profiles))}
     for name, df in tables.items():
         write_partition(df, f"{out}/{name}")
     summary = {"step": "customer_segmentation", "run_date": args.run_date.isoformat(), "silhouette": result.silhouette,

@@ -21,8 +21,9 @@ import json
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from retail_lake.batch.curated import EVENT_DATE
+from retail_lake.batch.schemas import EVENT_DATE
 from retail_lake.batch.ml import demand_forecast
+from retail_lake.batch.schemas import EMR_TABLES, conform
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -56,8 +57,9 @@ def main(argv: list[str] | None = None) -> dict:
     result = demand_forecast(sales, horizon_days=args.horizon_days, season=args.season,
                              backtest_days=args.backtest_days, as_of_date=args.run_date)
     out = args.output_path.rstrip("/")
-    tables = {"demand_forecast": result.forecasts.persist(), "demand_forecast_backtest": result.backtest.persist(),
-              "demand_forecast_backtest_summary": result.backtest_overall.persist()}
+    outputs = {"demand_forecast": result.forecasts, "demand_forecast_backtest": result.backtest,
+               "demand_forecast_backtest_summary": result.backtest_overall}
+    tables = {name: conform(df, EMR_TABLES[name]).persist() for name, df in outputs.items()}
     for name, df in tables.items():
         write_partition(df, f"{out}/{name}")
     summary = {"step": "demand_forecast", "run_date": args.run_date.isoformat(),

@@ -1,8 +1,7 @@
 """EMR step: product affinity, FP-growth market-basket rules over the POS baskets of a trailing window.
 
-Reads  <curated_path>/pos_sales   (curated POS sales, event_date partitions; nested `line_items` are exploded,
-                                   already exploded lines are used as they are), event dates
-                                   run_date - window_days + 1 .. run_date
+Reads  <curated_path>/pos_sales   (curated POS sale lines, event_date partitions: transaction_id, sku), event
+                                   dates run_date - window_days + 1 .. run_date
 Writes <output_path>/product_affinity/as_of_date=<run_date>/   antecedent, consequent, rule, support,
                                                                confidence, lift, baskets, total_baskets
 
@@ -22,8 +21,8 @@ import json
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from retail_lake.batch.curated import EVENT_DATE, explode_pos_lines
 from retail_lake.batch.ml import product_affinity
+from retail_lake.batch.schemas import EMR_TABLES, EVENT_DATE, conform
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -44,11 +43,15 @@ def main(argv: list[str] | None = None) -> dict:
     source = f"{args.curated_path.rstrip('/')}/{args.pos_table}"
     first = args.run_date - dt.timedelta(days=args.window_days - 1)
     day = F.col(EVENT_DATE).cast("date")
-    sales = spark.read.parquet(source).where((day >= F.lit(first)) & (day <= F.lit(args.run_date)))
-    lines = explode_pos_lines(sales) if "line_items" in sales.columns else sales
+    lines = spark.read.parquet(source).where((day >= F.lit(first)) & (day <= F.lit(args.run_date)))
+    missing = [c for c in ("transaction_id", "sku") if c not in lines.columns]
+    if missing:
+        raise SystemExit(f"{source} lacks {', '.join(missing)}: point --curated_path at the curated zone, whose "
+                         f"{args.pos_table} table holds one row per sale line (the raw -> curated job writes it)")
 
     rules = product_affinity(lines, min_support=args.min_support, min_confidence=args.min_confidence)
-    rules = rules.select("*", F.lit(args.run_date).alias("as_of_date")).persist()
+    rules = conform(rules.select("*", F.lit(args.run_date).alias("as_of_date")), EMR_TABLES["product_affinity"])
+    rules = rules.persist()
     (rules.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy("as_of_date")
      .parquet(f"{args.output_path.rstrip('/')}/product_affinity"))
     summary = {"step": "product_affinity", "run_date": args.run_date.isoformat(),

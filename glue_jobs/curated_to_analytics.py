@@ -6,7 +6,8 @@
     --analytics_path s3://<analytics>/          <table>/ per gold table
     [--late_days 3]
 
-Tables and their partitions (every write is a dynamic partition overwrite, so reruns never double rows):
+Tables and their partitions (every write replaces whole partitions, `retail_lake.batch.partitions.overwrite_window`,
+so reruns never double rows and a date left without rows loses its old partition):
 - daily_sales, web_sessions, conversion_funnel: by `event_date`, rewriting the run window's event dates
   (the same dates the raw -> curated runs rewrote);
 - inventory_position, customer_360: snapshots by `as_of_date` = run_date.
@@ -25,6 +26,7 @@ from pyspark.sql import functions as F
 from retail_lake.batch import analytics
 from retail_lake.batch.curated import EVENT_DATE
 from retail_lake.batch.job_args import resolve_args
+from retail_lake.batch.partitions import overwrite_window
 from retail_lake.batch.reference import read_reference
 from retail_lake.batch.windows import DEFAULT_LATE_DAYS, run_window
 
@@ -45,9 +47,9 @@ def main() -> None:
     first = BACKFILL_FIRST_EVENT_DATE if backfill else window.first_event_date
     last = window.last_event_date
     spark = SparkSession.builder.getOrCreate()
-    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
     curated = args["curated_path"].rstrip("/")
-    lines = spark.read.parquet(f"{curated}/pos_sales/").where(F.col(EVENT_DATE) <= F.lit(last)).cache()
+    # each table reads only its columns of the sale lines: cheaper than caching every column of every line
+    lines = spark.read.parquet(f"{curated}/pos_sales/").where(F.col(EVENT_DATE) <= F.lit(last))
     movements = spark.read.parquet(f"{curated}/inventory_movements/")
     clicks = spark.read.parquet(f"{curated}/clickstream/")
     read_reference(spark, args["reference_path"])  # fails early, with a hint, when the dimensions are missing
@@ -57,24 +59,24 @@ def main() -> None:
     sessions = analytics.web_sessions(between(clicks, first - dt.timedelta(days=1), last))
     sessions = between(sessions, first, last).cache()
     tables = {
-        "daily_sales": (analytics.daily_sales(between(lines, first, last)), EVENT_DATE),
-        "inventory_position": (analytics.inventory_position(movements, lines, window.run_date), "as_of_date"),
-        "customer_360": (analytics.customer_360(lines, window.run_date), "as_of_date"),
-        "web_sessions": (sessions, EVENT_DATE),
-        "conversion_funnel": (analytics.conversion_funnel(sessions), EVENT_DATE),
+        "daily_sales": (analytics.daily_sales(between(lines, first, last)), EVENT_DATE, first),
+        "inventory_position": (analytics.inventory_position(movements, lines, window.run_date), "as_of_date", last),
+        "customer_360": (analytics.customer_360(lines, window.run_date), "as_of_date", last),
+        "web_sessions": (sessions, EVENT_DATE, first),
+        "conversion_funnel": (analytics.conversion_funnel(sessions), EVENT_DATE, first),
     }
-    written = {}
-    for name, (table, partition) in tables.items():
-        table = table.cache()
-        written[name] = table.count()
-        table.write.mode("overwrite").partitionBy(partition).parquet(f"{args['analytics_path'].rstrip('/')}/{name}/")
-        table.unpersist()
+    written, removed = {}, {}
+    for name, (table, partition, first_partition) in tables.items():
+        result = overwrite_window(table, f"{args['analytics_path'].rstrip('/')}/{name}/", partition,
+                                  first_partition, last)
+        written[name] = result.rows
+        if result.removed:
+            removed[name] = list(result.removed)
     sessions.unpersist()
-    lines.unpersist()
     summary = {"job": args["JOB_NAME"], "run_date": window.run_date.isoformat(),
                "backfill": backfill,
                "event_dates": "up to run_date" if backfill else [d.isoformat() for d in window.event_dates],
-               "analytics": written}
+               "analytics": written, "stale_partitions_removed": removed}
     print("ANALYTICS_SUMMARY " + json.dumps(summary, sort_keys=True))
 
 

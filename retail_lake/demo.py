@@ -41,6 +41,9 @@ class DemoOptions:
     synth: bool = False
     stage: str = STAGE
     batch: bool = True
+    database: bool = True  # the operational store: PostgreSQL -> DMS -> raw -> CDC merge -> curated
+    emr: bool = True  # after the Glue jobs, the EMR Serverless steps (segments, affinity, forecast)
+    report: Path = REPO_ROOT / "demo-output" / "report.html"  # the HTML report after the batch layer
 
 
 def _assembly_problem(options: DemoOptions) -> str | None:
@@ -176,6 +179,16 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> dict[str, 
                     f"curated dropped {batch['duplicates_dropped']} rows as duplicates, but raw holds "
                     f"{lake.duplicates} duplicates"
                 )
+        if batch is not None:
+            from retail_lake.serving.demo_step import serving_report
+
+            batch.update(serving_report(twin, options.stage, options.report, console))
+        if options.batch and options.database:
+            from retail_lake.sources.demo_step import run_database_source
+
+            database = run_database_source(twin, options.stage, console, seed=options.seed)
+            reconciliation.problems.extend(database["database"]["problems"])
+            batch = {**(batch or {}), **database}
         if options.export is not None:
             exported = export_lake(twin.client("s3"), storage, options.export)
             console.print(f"[bold]export[/] {exported:,} objects to {options.export}")
@@ -189,6 +202,8 @@ def run_demo(options: DemoOptions, console: Console | None = None) -> dict[str, 
     if expected is not None:
         summary["expected"] = expected
     _print_reconciliation(console, reconciliation, expected)
+    if summary.get("report"):
+        console.print(f"[bold]report[/] {summary['report']}")
     return summary
 
 
@@ -200,8 +215,10 @@ def _run_batch(twin, options: DemoOptions, generator_config, console: Console, *
 
     from retail_lake.orchestration.batch_day import (
         ANALYTICS_TABLES,
+        QualityGateError,
         lake_summary,
         load_reference_data,
+        quality_report,
         read_table,
         run_batch_day,
     )
@@ -217,27 +234,125 @@ def _run_batch(twin, options: DemoOptions, generator_config, console: Console, *
     # the last generated day is over in every time zone a day later (clickstream is dated in UTC)
     run_date = generator_config.end_date + dt.timedelta(days=1)
     t0 = time.perf_counter()
-    result = run_batch_day(twin.client("glue"), batch_outputs, run_date, backfill=True,
-                           progress=lambda what: console.print(f"[bold]glue[/] {what} ..."))
+    orchestration = outputs.get(f"RetailLake-{options.stage}-Orchestration")
+    try:
+        if orchestration is not None:  # the whole day (Glue, quality gate, EMR, catalog, views) by the state machine
+            job_runs = _run_state_machine(twin, orchestration, run_date, generator_config, options, console)
+        else:
+            job_runs = len(run_batch_day(twin.client("glue"), batch_outputs, run_date, backfill=True,
+                                         progress=lambda what: console.print(f"[bold]glue[/] {what} ...")).runs)
+    except QualityGateError as error:
+        report = quality_report(s3, storage, run_date.isoformat(), error.run.run_id)
+        if report:
+            console.print(report, markup=False, highlight=False)
+        raise DemoError(f"the data quality gate stopped the batch before analytics: {error}") from None
     counts = lake_summary(s3, storage)
-    console.print(f"[bold]batch[/] {len(result.runs)} Glue job runs in {time.perf_counter() - t0:.1f}s; curated "
+    console.print(f"[bold]batch[/] {job_runs} Glue job runs in {time.perf_counter() - t0:.1f}s; curated "
                   + ", ".join(f"{k} {v:,}" for k, v in counts["curated"].items()))
     for name in ANALYTICS_TABLES:
-        table = read_table(s3, storage["AnalyticsBucketName"], f"{name}/")
-        if table is None:
-            continue
-        head = Table(title=f"{name} ({table.num_rows:,} rows)", show_lines=False)
-        columns = table.column_names[:8]
-        for column in columns:
-            head.add_column(column)
-        for row in table.slice(0, 5).to_pylist():
-            head.add_row(*(_cell(row[column]) for column in columns))
-        console.print(head)
-    duplicates_dropped = raw_rows - sum(counts["curated"].values())
+        _print_head(console, name, read_table(s3, storage["AnalyticsBucketName"], f"{name}/"))
+    quality_quarantined = sum(counts["quality_quarantined"].values())
+    duplicates_dropped = raw_rows - sum(counts["curated"].values()) - quality_quarantined
     console.print(f"[bold]curated[/] {sum(counts['curated'].values()):,} events = {raw_rows:,} raw rows - "
-                  f"{duplicates_dropped:,} duplicates dropped")
-    return {"curated": counts["curated"], "analytics": counts["analytics"],
-            "duplicates_dropped": duplicates_dropped, "batch_run_date": run_date.isoformat()}
+                  f"{duplicates_dropped:,} duplicates dropped - {quality_quarantined:,} quarantined by quality rules "
+                  f"({', '.join(f'{k} {v:,}' for k, v in counts['quality_quarantined'].items())})")
+    summary = {"curated": counts["curated"], "analytics": counts["analytics"],
+               "quality_quarantined": counts["quality_quarantined"],
+               "duplicates_dropped": duplicates_dropped, "batch_run_date": run_date.isoformat()}
+    analytics_outputs = outputs.get(f"RetailLake-{options.stage}-Analytics")
+    if options.emr and analytics_outputs is not None:
+        summary.update(_run_emr_steps(twin, storage, analytics_outputs, run_date, generator_config, console,
+                                      execute=orchestration is None))
+    return summary
+
+
+def _run_state_machine(twin, orchestration: dict[str, str], run_date: dt.date, generator_config,
+                       options: DemoOptions, console: Console) -> int:
+    """Run the day through the deployed daily pipeline (replaying the generated history), state by state; returns
+    the number of Glue job runs."""
+    from rich.markup import escape
+
+    from retail_lake.orchestration.pipeline_runner import run_and_report
+
+    execution_input = {"backfill": True, "poll_seconds": 1, "emr": options.emr,
+                       "emr_arguments": demo_step_arguments(generator_config)}
+    run = run_and_report(twin.client("stepfunctions"), orchestration["StateMachineArn"], run_date.isoformat(),
+                         execution_input=execution_input, poll_s=0.5,
+                         out=lambda line: console.print(f"[bold]sfn[/] {escape(line)}", highlight=False))
+    if run.status != "SUCCEEDED":
+        raise DemoError(f"the daily pipeline {run.name} ended {run.status}: {run.cause}")
+    summary = (run.output or {}).get("summary", {})
+    return len(summary.get("curated_jobs", {})) + sum(1 for key in ("quality_job", "analytics_job") if key in summary)
+
+
+def demo_step_arguments(generator_config) -> dict[str, dict[str, Any]]:
+    """The EMR steps' arguments for the demo's generated history (a week by default; the steps' defaults assume
+    months): affinity over every generated day with a support floor that a large catalogue's pairs can reach, and
+    the forecast as of the last generated day (the batch date after it holds only the first hours of a day in
+    stores east of UTC) with a one-day season, since a weekly season needs two weeks of history to be backtested."""
+    return {
+        "product_affinity": {"--window_days": generator_config.days + 1, "--min_support": 0.0005,
+                             "--min_confidence": 0.05},
+        "demand_forecast": {"--run_date": generator_config.end_date.isoformat(), "--season": 1,
+                            "--backtest_days": 2, "--horizon_days": 7, "--history_days": generator_config.days},
+    }
+
+
+def _run_emr_steps(twin, storage: dict[str, str], analytics_outputs: dict[str, str], run_date: dt.date,
+                   generator_config, console: Console, *, execute: bool = True) -> dict[str, Any]:
+    """The EMR Serverless steps on the twin (StartJobRun through the API, run on local Spark): print the head of
+    each table they write and the forecast's backtest error; return the counts for the summary."""
+    from retail_lake.orchestration.analytics_steps import (
+        STEP_TABLES,
+        AnalyticsStepError,
+        forecast_backtest,
+        run_analytics_steps,
+    )
+    from retail_lake.orchestration.batch_day import read_table
+
+    arguments = demo_step_arguments(generator_config)
+    t0 = time.perf_counter()
+    states = "run by the daily pipeline"
+    try:
+        if execute:  # otherwise the state machine ran them
+            result = run_analytics_steps(twin.client("emr-serverless"), analytics_outputs, storage, run_date,
+                                         step_arguments=arguments, poll_s=0.2,
+                                         progress=lambda what: console.print(f"[bold]emr-serverless[/] {what} ..."))
+            states = ", ".join(f"{step} {run.state}" for step, run in result.runs.items())
+    except AnalyticsStepError as error:
+        raise DemoError(str(error)) from None
+    seconds = time.perf_counter() - t0
+    s3, bucket = twin.client("s3"), storage["AnalyticsBucketName"]
+    dates = {step: arguments.get(step, {}).get("--run_date", run_date.isoformat()) for step in STEP_TABLES}
+    counts: dict[str, int] = {}
+    for step, tables in STEP_TABLES.items():
+        for name in tables:
+            table = read_table(s3, bucket, f"{name}/as_of_date={dates[step]}/")
+            counts[name] = 0 if table is None else table.num_rows
+            _print_head(console, name, table)
+    backtest = forecast_backtest(s3, bucket, dates["demand_forecast"])
+    console.print(f"[bold]emr[/] {len(STEP_TABLES)} EMR Serverless job runs in {seconds:.1f}s ({states}); "
+                  + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    if backtest is not None:
+        wape = "n/a" if backtest["wape"] is None else f"{backtest['wape']:.1%}"
+        mae = "n/a" if backtest["mae"] is None else f"{backtest['mae']:.3f}"
+        console.print(f"[bold]forecast backtest[/] {backtest['method']} over {backtest['backtest_start']} .. "
+                      f"{backtest['backtest_end']}: {backtest['points']:,} store x SKU x days of {backtest['series']:,} "
+                      f"series, MAE {mae} units, WAPE {wape}")
+    return {"emr": counts, "emr_seconds": round(seconds, 2), "forecast_backtest": backtest}
+
+
+def _print_head(console: Console, name: str, table) -> None:
+    """The first rows of an Arrow table (at most 8 columns), titled with its row count."""
+    if table is None:
+        return
+    head = Table(title=f"{name} ({table.num_rows:,} rows)", show_lines=False)
+    columns = table.column_names[:8]
+    for column in columns:
+        head.add_column(column)
+    for row in table.slice(0, 5).to_pylist():
+        head.add_row(*(_cell(row[column]) for column in columns))
+    console.print(head)
 
 
 def _cell(value: Any) -> str:

@@ -12,6 +12,10 @@ from cdk_nag import AwsSolutionsChecks
 from stacks.analytics_cluster.analytics_cluster_stack import AnalyticsClusterStack
 from stacks.batch.batch_stack import BatchStack
 from stacks.ingestion.ingestion_stack import IngestionStack
+from stacks.orchestration.orchestration_stack import OrchestrationStack
+from stacks.serving.serving_stack import ServingStack
+from stacks.sources.sources_stack import SourcesStack, add_cdc_merge_job
+from stacks.batch.batch_processing_props import job_name_prefix
 from stacks.stage_config import DEFAULT_STAGE, StageConfig, load_stage_config
 from stacks.storage.storage_stack import StorageStack
 
@@ -64,7 +68,7 @@ def build_app(
         env=env,
         description=f"retail-lake {config.stage}: S3 lake zones, support buckets and the lake KMS key",
     )
-    IngestionStack(
+    ingestion = IngestionStack(
         app,
         config.stack_name("Ingestion"),
         config=config,
@@ -72,7 +76,7 @@ def build_app(
         env=env,
         description=f"retail-lake {config.stage}: Kinesis stream, stream-transform Lambda, failure queue, alarms",
     )
-    BatchStack(
+    batch = BatchStack(
         app,
         config.stack_name("Batch"),
         config=config,
@@ -80,13 +84,46 @@ def build_app(
         env=env,
         description=f"retail-lake {config.stage}: Glue jobs raw -> curated -> analytics, their databases and code",
     )
-    AnalyticsClusterStack(
+    add_cdc_merge_job(batch.batch, job_name_prefix(config.project_name, config.stage),
+                      ingestion.ingestion.pseudonymization_secret, ingestion.ingestion.ingestion_key)
+    SourcesStack(
+        app,
+        config.stack_name("Sources"),
+        config=config,
+        storage=storage.storage,
+        env=env,
+        description=f"retail-lake {config.stage}: DMS CDC from the operational store, file drops, API poller",
+    )
+    analytics_cluster = AnalyticsClusterStack(
         app,
         config.stack_name("Analytics"),
         config=config,
         storage=storage.storage,
         env=env,
         description=f"retail-lake {config.stage}: EMR Serverless application and job role for the heavy analytics",
+    )
+    serving = ServingStack(
+        app,
+        config.stack_name("Serving"),
+        config=config,
+        storage=storage.storage,
+        batch=batch.batch,
+        quality_database=batch.quality_gate.database,
+        env=env,
+        description=f"retail-lake {config.stage}: Athena workgroup, named queries and views; optional Redshift "
+                    "Serverless, QuickSight and SageMaker notebooks",
+    )
+    OrchestrationStack(
+        app,
+        config.stack_name("Orchestration"),
+        config=config,
+        storage=storage.storage,
+        batch=batch.batch,
+        quality_gate_job=batch.quality_gate.job,
+        analytics_cluster=analytics_cluster.cluster,
+        serving=serving,
+        env=env,
+        description=f"retail-lake {config.stage}: the daily pipeline state machine, its schedule, ledger and alerts",
     )
 
     Tags.of(app).add("project", config.project_name)

@@ -15,7 +15,20 @@ def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
     if len(reason.strip()) < MIN_REASON_LENGTH:
         raise ValueError(f"acknowledging {rule_id} on {construct.node.path}: write a reason of at least "
                          f"{MIN_REASON_LENGTH} characters saying why the finding is acceptable")
-    Validations.of(construct).acknowledge(Acknowledgment(id=rule_id, reason=reason))
+    Validations.of(construct).acknowledge(Acknowledgment(id=_as_printed(construct, rule_id), reason=reason))
+
+
+def _as_printed(construct: IConstruct, rule_id: str) -> str:
+    """cdk-nag prints a pseudo parameter as `<AWS::Region>` only while it is a token: a stage (or the CLI's
+    default environment) that fixes the region or account turns it into the value. Acknowledgements are
+    written with the placeholders and adjusted to the construct's stack here (resource ARNs built with
+    `Stack.format_arn`, whose partition, region and account follow the stack's environment)."""
+    if "<AWS::" not in rule_id or not rule_id.startswith("AwsSolutions-IAM5["):
+        return rule_id  # managed policy ARNs (IAM4) keep the partition token whatever the stage
+    stack = Stack.of(construct)
+    for name, value in (("Partition", stack.partition), ("Region", stack.region), ("AccountId", stack.account)):
+        rule_id = rule_id.replace(f"<AWS::{name}>", nag_pseudo(value, name))
+    return rule_id
 
 
 def objects_wildcard_finding(consumer: IConstruct, bucket: s3.IBucket) -> str:
@@ -36,6 +49,14 @@ BUCKET_DEPLOYMENT_HANDLER_PREFIX = "Custom::CDKBucketDeployment"
 def nag_pseudo(value: str, name: str) -> str:
     """How cdk-nag prints a pseudo parameter: `<AWS::Region>` while a token, the value when the stage fixes it."""
     return f"<AWS::{name}>" if Token.is_unresolved(value) else value
+
+
+def glue_tables_wildcard_finding(stack: Stack, database: str) -> str:
+    """The AwsSolutions-IAM5 finding for `stack.format_arn(service="glue", resource="table",
+    resource_name=f"{database}/*")`: partition, region and account as cdk-nag prints them."""
+    partition, region = nag_pseudo(stack.partition, "Partition"), nag_pseudo(stack.region, "Region")
+    account = nag_pseudo(stack.account, "AccountId")
+    return f"AwsSolutions-IAM5[Resource::arn:{partition}:glue:{region}:{account}:table/{database}/*]"
 
 
 def acknowledge_bucket_deployment_provider(stack: Stack, destination: s3.IBucket, what: str) -> None:

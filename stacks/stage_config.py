@@ -19,6 +19,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from stacks.serving.serving_config import ServingConfig
+from stacks.sources.sources_config import SourcesConfig
+
 DEFAULT_STAGE = "dev"
 
 STREAM_MODES = ("on_demand", "provisioned")
@@ -170,6 +173,28 @@ class AlarmConfig:
 
 
 @dataclass(frozen=True)
+class MwaaConfig:
+    """Managed Airflow (MWAA): billed per hour while the environment exists, whether DAGs run or not."""
+
+    enabled: bool = False
+    environment_class: str = "mw1.small"
+    max_workers: int = 2
+
+
+@dataclass(frozen=True)
+class OrchestrationConfig:
+    """The daily pipeline (Step Functions): business dates are days in `time_zone`; the EventBridge schedule
+    (`schedule`, an EventBridge cron or rate expression evaluated in `time_zone`) starts yesterday's run when
+    `schedule_enabled`."""
+
+    time_zone: str = "UTC"
+    schedule: str = "cron(0 6 * * ? *)"
+    schedule_enabled: bool = False
+    curated_max_concurrency: int = 3
+    mwaa: MwaaConfig = MwaaConfig()
+
+
+@dataclass(frozen=True)
 class StageConfig:
     stage: str
     project_name: str
@@ -184,6 +209,9 @@ class StageConfig:
     log_retention_days: int
     aws_sdk_pandas_layer_arn: str
     alarm_email: str | None = None  # subscribed (e-mail protocol) to the alarm topic when set
+    orchestration: OrchestrationConfig = OrchestrationConfig()
+    sources: SourcesConfig = SourcesConfig()  # database and batch sources (stacks/sources/sources_config.py)
+    serving: ServingConfig = ServingConfig()  # Athena, Redshift, QuickSight, SageMaker (stacks/serving/serving_config.py)
 
     def stack_name(self, component: str) -> str:
         return f"{self.project_name}-{self.stage}-{component}"
@@ -198,6 +226,70 @@ def _zone_lifecycle(section: _Reader) -> ZoneLifecycle:
     noncurrent = section.integer("noncurrent_version_expiration_days", minimum=1)
     section.done()
     return ZoneLifecycle(ia, glacier, noncurrent)
+
+
+_SCHEDULE = re.compile(r"^(cron\([^()]+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
+MWAA_ENVIRONMENT_CLASSES = ("mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge")
+
+
+def _orchestration(root: _Reader) -> OrchestrationConfig:
+    if "orchestration" not in root.raw:
+        root._seen.add("orchestration")
+        return OrchestrationConfig()
+    section = root.section("orchestration")
+    defaults = OrchestrationConfig()
+    time_zone = section._get("time_zone", defaults.time_zone)
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(str(time_zone))
+    except Exception:  # ZoneInfoNotFoundError, ValueError for malformed keys
+        section.fail("orchestration.time_zone", f"is {time_zone!r}; must be an IANA time zone such as Europe/Paris")
+    schedule = section._get("schedule", defaults.schedule)
+    if not isinstance(schedule, str) or not _SCHEDULE.match(schedule):
+        section.fail("orchestration.schedule", f"is {schedule!r}; must be an EventBridge expression such as "
+                                               "cron(0 6 * * ? *) or rate(1 day)")
+    enabled = section._get("schedule_enabled", defaults.schedule_enabled)
+    if not isinstance(enabled, bool):
+        section.fail("orchestration.schedule_enabled", f"must be true or false, got {enabled!r}")
+    concurrency = section._get("curated_max_concurrency", defaults.curated_max_concurrency)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 40:
+        section.fail("orchestration.curated_max_concurrency", f"is {concurrency!r}; must be an integer between 1 and 40")
+    mwaa = MwaaConfig()
+    if "mwaa" in section.raw:
+        mw = section.section("mwaa")
+        mwaa_enabled = mw._get("enabled", False)
+        if not isinstance(mwaa_enabled, bool):
+            mw.fail("orchestration.mwaa.enabled", f"must be true or false, got {mwaa_enabled!r}")
+        mwaa = MwaaConfig(
+            enabled=mwaa_enabled,
+            environment_class=mw.string("environment_class", allowed=MWAA_ENVIRONMENT_CLASSES)
+            if "environment_class" in mw.raw else MwaaConfig.environment_class,
+            max_workers=mw.integer("max_workers", minimum=1, maximum=25)
+            if "max_workers" in mw.raw else MwaaConfig.max_workers,
+        )
+        mw.done()
+    section.done()
+    return OrchestrationConfig(time_zone=str(time_zone), schedule=schedule, schedule_enabled=enabled,
+                               curated_max_concurrency=concurrency, mwaa=mwaa)
+
+
+def _sources(root: _Reader) -> SourcesConfig:
+    from stacks.sources.sources_config import parse_sources
+
+    if "sources" not in root.raw:
+        root._seen.add("sources")
+        return SourcesConfig()
+    return parse_sources(root.section("sources"))
+
+
+def _serving(root: _Reader) -> ServingConfig:
+    from stacks.serving.serving_config import parse_serving
+
+    if "serving" not in root.raw:
+        root._seen.add("serving")
+        return ServingConfig()
+    return parse_serving(root.section("serving"))
 
 
 def parse_stage_config(stage: str, raw: Any) -> StageConfig:
@@ -275,6 +367,9 @@ def parse_stage_config(stage: str, raw: Any) -> StageConfig:
             "alarm_email", pattern=_EMAIL, empty_is_unset=True,
             hint="must be an e-mail address such as ops@example.com, or empty / left out for no subscription",
         ),
+        orchestration=_orchestration(root),
+        sources=_sources(root),
+        serving=_serving(root),
     )
     if config.event_source.max_batching_window_seconds > 0 and config.stream_lambda.timeout_seconds < 10:
         root.fail("stream_lambda.timeout_seconds", "must be >= 10 when batches are windowed")

@@ -1,11 +1,14 @@
-"""Raw -> curated: plain DataFrame -> DataFrame functions, in the order a curated job applies them.
+"""Raw -> curated: plain DataFrame -> DataFrame functions, and `curate`, which applies them in this order:
 
-    pos_sales:           cast_to_contract -> dedupe_by_event_id -> with_event_date(stores)
+    pos_sales:           cast_to_contract -> dedupe_by_event_id -> with_event_date(stores) -> run window
                          -> explode_pos_lines -> conform_keys(stores, products, customers)
-    inventory_movements: cast_to_contract -> dedupe_by_event_id -> with_event_date(stores)
+    inventory_movements: cast_to_contract -> dedupe_by_event_id -> with_event_date(stores) -> run window
                          -> conform_keys(stores, products)
-    clickstream:         cast_to_contract -> dedupe_by_event_id -> with_event_date()
+    clickstream:         cast_to_contract -> dedupe_by_event_id -> with_event_date() -> run window
                          -> conform_keys(products, customers)
+
+Dedupe runs over everything read (all raw partitions of the run), before the rows are narrowed to the event
+dates the run rewrites, so the copy kept of an event does not depend on which of its copies fall in the window.
 
 Reference dimensions are the generator's tables as loaded into the lake (`stores`, `products`,
 `customers`, see `retail_lake.generator.reference_writer`). Personal data stays pseudonymized: the raw
@@ -14,12 +17,20 @@ rows hold only hashes and card brand/last four digits, and no personal column of
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as st
 
 from retail_lake.contracts.derive import spark_schema
 from retail_lake.contracts.fields import MONEY_PRECISION, MONEY_SCALE, Contract
+from retail_lake.contracts.registry import BY_DATASET
+
+if TYPE_CHECKING:
+    from retail_lake.batch.reference import ReferenceDimensions
 
 LINE_AMOUNT = st.DecimalType(MONEY_PRECISION, MONEY_SCALE)  # one line's amounts: the contract's money type
 
@@ -85,7 +96,7 @@ def dedupe_by_event_id(df: DataFrame) -> DataFrame:
         raise ValueError(
             f"dedupe_by_event_id needs the raw zone's ingestion columns; missing {', '.join(missing)}"
         )
-    sequence = F.regexp_replace(F.col("ingest_sequence_number"), "^0+", "")
+    sequence = F.expr("trim(LEADING '0' FROM ingest_sequence_number)")
     first_arrival = Window.partitionBy("event_id").orderBy(
         F.col("ingest_arrival_time").asc_nulls_last(),
         F.length(sequence).asc_nulls_last(),
@@ -222,6 +233,66 @@ def explode_pos_lines(pos_df: DataFrame) -> DataFrame:
         .withColumn("gross_amount", gross)
         .withColumn("net_amount", (F.col("gross_amount") - F.col("discount")).cast(LINE_AMOUNT))
     )
+
+
+# ------------------------------------------------------------------------------------------- the sequence
+
+
+_CURATED_DATASETS = ("clickstream", "inventory_movements", "pos_sales")
+
+
+@dataclass(frozen=True)
+class Curation:
+    """What `curate` returns: the curated rows (lazy) and the counts observed while an action runs on them."""
+
+    rows: DataFrame
+    _observations: tuple[Observation, ...]
+
+    def counts(self) -> dict[str, int]:
+        """`rows_read`, `duplicates_dropped`, `events_outside_window`, `events_written`, `rows_written`.
+
+        Observed during the first action on `rows` (the write): call it after that action; it waits for it.
+        """
+        merged: dict[str, int] = {}
+        for observation in self._observations:
+            merged.update({name: int(value or 0) for name, value in observation.get.items()})
+        return {
+            "rows_read": merged["rows_read"],
+            "duplicates_dropped": merged["rows_read"] - merged["events"],
+            "events_outside_window": merged["events"] - merged["events_written"],
+            "events_written": merged["events_written"],
+            "rows_written": merged["rows_written"],
+        }
+
+
+def curate(
+    dataset: str,
+    raw: DataFrame,
+    ref: ReferenceDimensions,
+    first_event_date: dt.date,
+    last_event_date: dt.date,
+) -> Curation:
+    """The dataset's curated rows for event dates `first_event_date` .. `last_event_date` (inclusive) from its
+    raw rows, by the steps in the module docstring; the counts come with them (`Curation.counts`)."""
+    if dataset not in BY_DATASET or dataset not in _CURATED_DATASETS:
+        raise ValueError(f"no curated steps for dataset {dataset!r}; known: {', '.join(_CURATED_DATASETS)}")
+    read, deduped, in_window, written = (Observation(f"{dataset}_{step}") for step in
+                                         ("read", "deduped", "in_window", "written"))
+    one = F.lit(1)
+    typed = cast_to_contract(raw, BY_DATASET[dataset]).observe(read, F.count(one).alias("rows_read"))
+    events = dedupe_by_event_id(typed).observe(deduped, F.count(one).alias("events"))
+    dated = with_event_date(events, ref.stores if "store_id" in events.columns else None)
+    window = F.col(EVENT_DATE).between(F.lit(first_event_date), F.lit(last_event_date))
+    kept = dated.where(window).observe(in_window, F.count(one).alias("events_written"))
+    if dataset == "pos_sales":
+        rows = conform_keys(explode_pos_lines(kept), stores=ref.stores, products=ref.products,
+                            customers=ref.customers)
+    elif dataset == "inventory_movements":
+        rows = conform_keys(kept, stores=ref.stores, products=ref.products)
+    else:  # clickstream
+        rows = conform_keys(kept, products=ref.products, customers=ref.customers)
+    rows = rows.observe(written, F.count(one).alias("rows_written"))
+    return Curation(rows, (read, deduped, in_window, written))
 
 
 # ------------------------------------------------------------------------------------------- helpers

@@ -10,6 +10,11 @@ import argparse
 from collections.abc import Mapping, Sequence
 
 
+# What Glue's getResolvedOptions parses (and returns) on its own: naming one of these again is an argparse
+# "conflicting option string" error inside Glue, so they are read from its result instead of being asked for.
+GLUE_RESERVED = frozenset({"JOB_ID", "JOB_RUN_ID", "SECURITY_CONFIGURATION", "TempDir", "RedshiftTempDir"})
+
+
 class JobArgumentError(ValueError):
     """A required job argument is missing; the message names it and how to pass it."""
 
@@ -41,7 +46,8 @@ def resolve_args(
             parser.add_argument(f"--{name}", required=name in required)
         resolved = vars(parser.parse_known_args(argv[1:])[0])
     else:
-        resolved = getResolvedOptions(argv, [*required, *present])
+        resolved = getResolvedOptions(argv, [name for name in [*required, *present] if name not in GLUE_RESERVED])
+        resolved = {name: resolved.get(name) for name in [*required, *present]}
     return {**optional, **{name: value for name, value in resolved.items() if value is not None}}
 
 

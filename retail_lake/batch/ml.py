@@ -25,7 +25,7 @@ from pyspark.ml.fpm import FPGrowth
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from retail_lake.batch.curated import EVENT_DATE
+from retail_lake.batch.schemas import EVENT_DATE
 
 # ------------------------------------------------------------------------------------------- segments
 

@@ -156,3 +156,57 @@ def run_analytics_steps(
             f"EMR steps for {run_date} on application {application_id} did not all succeed: {details} "
             "(driver logs: <EMR log URI>/applications/<application id>/jobs/<run id>/SPARK_DRIVER/stdout.gz)")
     return result
+
+
+def step_table_counts(s3, analytics_bucket: str, run_date: dt.date | str) -> dict[str, int]:
+    """Rows each step table holds for `run_date` (its `as_of_date=<run_date>/` partition), read back from S3."""
+    from retail_lake.orchestration.batch_day import read_table
+
+    run_date = run_date if isinstance(run_date, str) else run_date.isoformat()
+    counts = {}
+    for tables in STEP_TABLES.values():
+        for table in tables:
+            data = read_table(s3, analytics_bucket, f"{table}/as_of_date={run_date}/")
+            counts[table] = 0 if data is None else data.num_rows
+    return counts
+
+
+def forecast_backtest(s3, analytics_bucket: str, run_date: dt.date | str) -> dict[str, Any] | None:
+    """The pooled backtest error of the demand forecast as of `run_date` (`demand_forecast_backtest_summary`):
+    series, points, MAE, WAPE and the method; None when the step has not written it."""
+    from retail_lake.orchestration.batch_day import read_table
+
+    run_date = run_date if isinstance(run_date, str) else run_date.isoformat()
+    data = read_table(s3, analytics_bucket, f"demand_forecast_backtest_summary/as_of_date={run_date}/")
+    if data is None or data.num_rows == 0:
+        return None
+    row = data.to_pylist()[0]
+    return {key: (row[key].isoformat() if isinstance(row.get(key), dt.date) else row.get(key))
+            for key in ("series", "points", "mae", "wape", "method", "backtest_start", "backtest_end")}
+
+
+def run_emr_for_batch_day(cloudformation, emr_serverless_client, s3, stage: str, run_date: dt.date | str,
+                          storage_outputs: Mapping[str, str], *, poll_s: float = 5.0,
+                          progress: Callable[[str], None] | None = print) -> dict[str, Any]:
+    """`retail-lake run-batch --emr`: the three steps for `run_date` after the day's Glue jobs, on the stage's
+    AnalyticsCluster stack. Returns `ok`, each step's `state` and `run_id`, the rows each step table holds for the
+    date (`tables`), the forecast's `backtest`, or `error` (what failed and where its driver log is)."""
+    from retail_lake.orchestration.batch_day import BatchRunError, stack_outputs
+
+    run_date = run_date if isinstance(run_date, str) else run_date.isoformat()
+    try:
+        analytics = stack_outputs(cloudformation, f"RetailLake-{stage}-Analytics")
+        result = run_analytics_steps(emr_serverless_client, analytics, storage_outputs, run_date, poll_s=poll_s,
+                                     progress=(lambda what: progress(f"emr-serverless: {what} ...")) if progress
+                                     else None)
+    except (AnalyticsStepError, BatchRunError) as error:
+        return {"ok": False, "error": str(error)}
+    bucket = storage_outputs["AnalyticsBucketName"]
+    summary = {"ok": result.ok, "application_id": result.application_id,
+               "runs": {step: {"run_id": run.run_id, "state": run.state, "seconds": round(run.seconds, 1)}
+                        for step, run in result.runs.items()},
+               "tables": step_table_counts(s3, bucket, run_date), "backtest": forecast_backtest(s3, bucket, run_date)}
+    if progress:
+        progress("emr: " + ", ".join(f"{step} {run.state}" for step, run in result.runs.items())
+                 + "; " + ", ".join(f"{k} {v:,}" for k, v in summary["tables"].items()))
+    return summary

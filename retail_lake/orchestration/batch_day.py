@@ -16,14 +16,27 @@ from typing import Any, Callable
 
 import pyarrow.parquet as pq
 
+from retail_lake.batch.schemas import GOLD_TABLES
 from retail_lake.contracts.registry import DATASETS
 
 TERMINAL_STATES = {"SUCCEEDED", "FAILED", "STOPPED", "TIMEOUT", "ERROR", "EXPIRED"}
-ANALYTICS_TABLES = ("daily_sales", "inventory_position", "customer_360", "web_sessions", "conversion_funnel")
+ANALYTICS_TABLES = tuple(GOLD_TABLES)
 
 
 class BatchRunError(RuntimeError):
     pass
+
+
+class QualityGateError(BatchRunError):
+    """The quality gate failed an error-level rule on the curated data: analytics was not built."""
+
+    def __init__(self, message: str, run: "JobRunResult") -> None:
+        super().__init__(message)
+        self.run = run
+
+
+QUALITY_GATE_OUTPUT = "QualityGateJobName"
+QUALITY_GATE_FAILED = "QualityGateFailed:"  # how the gate job's error message starts
 
 
 def _pascal(name: str) -> str:
@@ -74,7 +87,8 @@ def run_job(glue, job: str, arguments: dict[str, str], *, timeout_s: float = 180
 
 def run_batch_day(glue, batch_outputs: dict[str, str], run_date: dt.date | str, *, backfill: bool = False,
                   progress: Callable[[str], None] | None = None) -> BatchDayResult:
-    """raw -> curated for every dataset, then curated -> analytics, for `run_date`. With `backfill`, the
+    """raw -> curated for every dataset, the quality gate on the curated partitions of `run_date` (a failed
+    error-level rule raises `QualityGateError` and analytics does not run), then curated -> analytics. With `backfill`, the
     raw -> curated runs read every raw partition and rewrite every event date found (replaying history);
     otherwise they rewrite the run window of `run_date` (see retail_lake.batch.windows)."""
     run_date = run_date if isinstance(run_date, str) else run_date.isoformat()
@@ -82,16 +96,36 @@ def run_batch_day(glue, batch_outputs: dict[str, str], run_date: dt.date | str, 
     arguments = {"--run_date": run_date}
     if backfill:
         arguments["--backfill"] = "true"
-    steps = [(raw_to_curated_job(batch_outputs, dataset), dataset) for dataset in DATASETS]
-    steps.append((batch_outputs["CuratedToAnalyticsJobName"], "analytics"))
-    for job, what in steps:
+    steps = [(raw_to_curated_job(batch_outputs, dataset), dataset, arguments) for dataset in DATASETS]
+    if QUALITY_GATE_OUTPUT not in batch_outputs:
+        raise BatchRunError(f"the Batch stack has no output {QUALITY_GATE_OUTPUT}: is it deployed for this stage?")
+    # the gate judges the curated partitions of the date; a failed error-level rule stops the day before analytics
+    steps.append((batch_outputs[QUALITY_GATE_OUTPUT], "quality gate", {"--date": run_date}))
+    steps.append((batch_outputs["CuratedToAnalyticsJobName"], "analytics", arguments))
+    for job, what, job_arguments in steps:
         if progress:
             progress(f"{job} ({what}, {run_date}{', backfill' if backfill else ''})")
-        run = run_job(glue, job, arguments)
+        run = run_job(glue, job, job_arguments)
         result.runs.append(run)
+        if run.state != "SUCCEEDED" and what == "quality gate" and QUALITY_GATE_FAILED in (run.error or ""):
+            reason = (run.error or "").split(QUALITY_GATE_FAILED, 1)[1].strip()
+            raise QualityGateError(f"quality gate failed on {run_date}, analytics was not built: {reason} "
+                                   f"(gate job {job}, run {run.run_id})", run)
         if run.state != "SUCCEEDED":
             raise BatchRunError(f"Glue job {job} ({what}) on {run_date} ended {run.state}: {run.error}")
     return result
+
+
+def quality_report(s3, storage_outputs: dict[str, str], run_date: str, run_id: str) -> str | None:
+    """The readable report a quality gate run wrote (`quality_reports/run_date=<date>/<run id>.txt` in the
+    analytics bucket), or None when it is not there."""
+    from retail_lake.quality.results import REPORTS_PREFIX
+
+    key = f"{REPORTS_PREFIX}run_date={run_date}/{run_id}.txt"
+    try:
+        return s3.get_object(Bucket=storage_outputs["AnalyticsBucketName"], Key=key)["Body"].read().decode()
+    except Exception:  # NoSuchKey: the gate failed before writing its report
+        return None
 
 
 def stack_outputs(cloudformation, stack_name: str) -> dict[str, str]:
@@ -139,12 +173,18 @@ def load_reference_data(s3, raw_bucket: str, config, directory: Path, prefix: st
 
 
 def lake_summary(s3, storage_outputs: dict[str, str]) -> dict[str, Any]:
-    """Row counts of the curated datasets (events, i.e. distinct event ids) and of each analytics table."""
-    curated, analytics = {}, {}
+    """Row counts of the curated datasets (events, i.e. distinct event ids), of the events the row-level quality
+    rules sent to quarantine (`quality_quarantined`) and of each analytics table."""
+    from retail_lake.quality.results import QUARANTINE_PREFIX
+
+    curated, analytics, quarantined = {}, {}, {}
     for dataset in DATASETS:
         table = read_table(s3, storage_outputs["CuratedBucketName"], f"{dataset}/", columns=["event_id"])
         curated[dataset] = 0 if table is None else len(set(table.column("event_id").to_pylist()))
+        bad = read_table(s3, storage_outputs["QuarantineBucketName"], f"{QUARANTINE_PREFIX}{dataset}/",
+                         columns=["event_id"])
+        quarantined[dataset] = 0 if bad is None else len(set(bad.column("event_id").to_pylist()))
     for name in ANALYTICS_TABLES:
         table = read_table(s3, storage_outputs["AnalyticsBucketName"], f"{name}/")
         analytics[name] = 0 if table is None else table.num_rows
-    return {"curated": curated, "analytics": analytics}
+    return {"curated": curated, "quality_quarantined": quarantined, "analytics": analytics}

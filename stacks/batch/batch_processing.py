@@ -12,9 +12,10 @@ CloudFormation custom resource backed by the CDK's Lambda; the twin provisions i
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Aws, Fn, Stack
+from aws_cdk import ArnFormat, Aws, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3_deployment
 from constructs import Construct, IConstruct
@@ -27,6 +28,7 @@ from stacks.batch.glue_assets import (
     SCRIPT_EXCLUDES,
     assemble_glue_library,
 )
+from retail_lake.quality.results import QUARANTINE_PREFIX as CURATED_QUARANTINE_PREFIX
 from stacks.nag import acknowledge, acknowledge_bucket_deployment_provider, nag_pseudo
 
 # The CDK names the singleton Lambda behind every BucketDeployment of a stack with this prefix.
@@ -36,13 +38,20 @@ GLUE_LOG_GROUPS = "/aws-glue/*"
 class BatchProcessing(Construct):
     """Glue databases `curated_database`, `analytics_database`; jobs `raw_to_curated_jobs[dataset]` and
     `curated_to_analytics_job`; their roles in `job_roles[job name]`; the code in `scripts_deployment` and
-    `library_deployment`."""
+    `library_deployment`.
+
+    Every job runs under `security_configuration`: what it writes to S3 is SSE-KMS with the lake key, its
+    CloudWatch logs and job bookmarks are encrypted with `job_key` (rotated; its policy lets CloudWatch Logs of
+    this region use it only for the /aws-glue/ log groups of this account).
+    """
 
     curated_database: glue.CfnDatabase
     analytics_database: glue.CfnDatabase
     raw_to_curated_jobs: dict[str, glue.CfnJob]
     curated_to_analytics_job: glue.CfnJob
     job_roles: dict[str, iam.Role]
+    job_key: kms.Key
+    security_configuration: glue.CfnSecurityConfiguration
     scripts_deployment: s3_deployment.BucketDeployment
     library_deployment: s3_deployment.BucketDeployment
 
@@ -59,6 +68,7 @@ class BatchProcessing(Construct):
             "Analytics zone: gold tables (daily sales, inventory position, customer 360, sessions, funnel)",
         )
         self._deploy_code()
+        self._secure_jobs()
         self.job_roles = {}
         self.raw_to_curated_jobs = {dataset: self._raw_to_curated_job(dataset) for dataset in props.datasets}
         self.curated_to_analytics_job = self._curated_to_analytics_job()
@@ -78,6 +88,33 @@ class BatchProcessing(Construct):
     def library_location(self) -> str:
         """s3:// URI of the `retail_lake` package zip (`--extra-py-files`)."""
         return Fn.join("", ["s3://", self._props.storage.artifacts_bucket.bucket_name, "/", self.library_key])
+
+    # ------------------------------------------------------------------------------------------ more jobs
+    # Other constructs of the batch layer (the quality gate) add their jobs with the same code, security
+    # configuration and role shape through these.
+    @property
+    def storage(self):
+        return self._props.storage
+
+    @property
+    def artifacts_prefix(self) -> str:
+        return self._props.artifacts_prefix
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        return self._props.datasets
+
+    @property
+    def curated_capacity(self) -> GlueCapacity:
+        return self._props.curated_capacity
+
+    def create_job_role(self, construct_id: str, job_name: str, *, reads: list[tuple[s3.IBucket, list[str]]],
+                        writes: list[tuple[s3.IBucket, list[str]]], description: str) -> iam.Role:
+        return self._job_role(construct_id, job_name, reads=reads, writes=writes, description=description)
+
+    def create_job(self, construct_id: str, name: str, role: iam.Role, script: str, capacity: GlueCapacity, *,
+                   description: str, arguments: dict[str, str]) -> glue.CfnJob:
+        return self._job(construct_id, name, role, script, capacity, description=description, arguments=arguments)
 
     def _temp_prefix(self, job_name: str) -> str:
         return f"{self._props.artifacts_prefix}temp/{job_name}/"
@@ -110,13 +147,51 @@ class BatchProcessing(Construct):
             retain_on_delete=not self._props.remove_data_on_destroy,
         )
 
+    def _secure_jobs(self) -> None:
+        props, stack = self._props, Stack.of(self)
+        remove = props.remove_data_on_destroy
+        self.job_key = kms.Key(
+            self, "JobKey",
+            description="Encrypts the Glue jobs' CloudWatch logs and job bookmarks",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY if remove else RemovalPolicy.RETAIN,
+            pending_window=Duration.days(7) if remove else Duration.days(30),
+        )
+        self.job_key.add_to_resource_policy(iam.PolicyStatement(
+            sid="CloudWatchLogsEncryptsGlueLogGroups",
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": self._glue_log_groups_arn()}},
+        ))
+        self.security_configuration = glue.CfnSecurityConfiguration(
+            self, "JobSecurityConfiguration",
+            name=f"{props.job_name_prefix}-glue-jobs",
+            encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
+                s3_encryptions=[glue.CfnSecurityConfiguration.S3EncryptionProperty(
+                    s3_encryption_mode="SSE-KMS", kms_key_arn=props.storage.data_lake_key.key_arn,
+                )],
+                cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
+                    cloud_watch_encryption_mode="SSE-KMS", kms_key_arn=self.job_key.key_arn,
+                ),
+                job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
+                    job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=self.job_key.key_arn,
+                ),
+            ),
+        )
+
+    def _glue_log_groups_arn(self) -> str:
+        return Stack.of(self).format_arn(service="logs", resource="log-group", resource_name=GLUE_LOG_GROUPS,
+                                         arn_format=ArnFormat.COLON_RESOURCE_NAME)
+
     def _raw_to_curated_job(self, dataset: str) -> glue.CfnJob:
         props, storage = self._props, self._props.storage
         name = f"{props.job_name_prefix}-raw-to-curated-{dataset.replace('_', '-')}"
         role = self._job_role(
             f"RawToCurated{_pascal(dataset)}Role", name,
             reads=[(storage.raw_bucket, [f"{dataset}/", props.reference_prefix])],
-            writes=[(storage.curated_bucket, [f"{dataset}/"])],
+            writes=[(storage.curated_bucket, [f"{dataset}/"]),
+                    (storage.quarantine_bucket, [f"{CURATED_QUARANTINE_PREFIX}{dataset}/"])],
             description=f"{name}: read raw {dataset}/ and reference/, write curated {dataset}/",
         )
         return self._job(
@@ -128,6 +203,9 @@ class BatchProcessing(Construct):
                 "--raw_path": storage.raw_bucket.s3_url_for_object(f"{dataset}/"),
                 "--reference_path": storage.raw_bucket.s3_url_for_object(props.reference_prefix),
                 "--curated_path": storage.curated_bucket.s3_url_for_object(f"{dataset}/"),
+                # events broken by the dataset's error-level row rules (retail_lake/contracts/rules/)
+                "--quarantine_path": storage.quarantine_bucket.s3_url_for_object(
+                    f"{CURATED_QUARANTINE_PREFIX}{dataset}/"),
             },
         )
 
@@ -169,6 +247,7 @@ class BatchProcessing(Construct):
             timeout=capacity.timeout_minutes,
             max_retries=capacity.max_retries,
             execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=1),
+            security_configuration=self.security_configuration.ref,
             default_arguments={
                 "--job-language": "python",
                 "--extra-py-files": self.library_location,
@@ -182,16 +261,6 @@ class BatchProcessing(Construct):
         )
         # the job's first run needs its script in place (the library is referenced through the deployment already)
         job.node.add_dependency(self.scripts_deployment)
-        acknowledge(
-            job, "AwsSolutions-GL1",
-            "Continuous logs carry only Spark/driver messages and row counts, never record values (the data stays "
-            "in the KMS-encrypted lake); a Glue security configuration with a logs key is a planned hardening.",
-        )
-        acknowledge(
-            job, "AwsSolutions-GL3",
-            "Job bookmarks are disabled (--job-bookmark-option job-bookmark-disable): each run is defined by its "
-            "--run_date window, so there is no bookmark state to encrypt.",
-        )
         return job
 
     def _job_role(
@@ -229,10 +298,14 @@ class BatchProcessing(Construct):
             sid="UseLakeKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],
             resources=[storage.data_lake_key.key_arn],
         ))
+        role.add_to_policy(iam.PolicyStatement(  # the security configuration's bookmark encryption (CSE-KMS)
+            sid="UseJobKey", actions=["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"],
+            resources=[self.job_key.key_arn],
+        ))
         stack = Stack.of(self)
         role.add_to_policy(iam.PolicyStatement(
-            sid="WriteGlueLogs",
-            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            sid="WriteGlueLogs",  # AssociateKmsKey: Glue puts the job key on the log groups it creates
+            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
             resources=[stack.format_arn(service="logs", resource="log-group", resource_name=GLUE_LOG_GROUPS + ":*",
                                         arn_format=ArnFormat.COLON_RESOURCE_NAME)],
         ))

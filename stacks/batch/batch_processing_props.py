@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from retail_lake.batch.schemas import GOLD_TABLES
 from retail_lake.contracts.registry import DATASETS
 from stacks.storage.data_lake_storage import DataLakeStorage
 
 GLUE_VERSION = "5.0"  # Spark 3.5, Python 3.11
-ANALYTICS_TABLES = ("daily_sales", "inventory_position", "customer_360", "web_sessions", "conversion_funnel")
+ANALYTICS_TABLES = tuple(GOLD_TABLES)  # the gold tables the curated -> analytics job writes
 _WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 

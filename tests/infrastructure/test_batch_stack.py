@@ -66,6 +66,8 @@ def test_one_raw_to_curated_job_per_dataset_and_one_analytics_job(synthesized: S
     stage = synthesized.stage
     expected = {f"retail-lake-{stage}-raw-to-curated-{d.replace('_', '-')}" for d in DATASETS}
     expected.add(f"retail-lake-{stage}-curated-to-analytics")
+    expected.add(f"retail-lake-{stage}-quality-gate")
+    expected.add(f"retail-lake-{stage}-cdc-merge")  # the database source's merge (stacks/sources)
     jobs = _jobs(synthesized)
     assert set(jobs) == expected
     for job in jobs.values():
@@ -122,7 +124,7 @@ def test_each_job_has_its_own_least_privilege_role(synthesized: Synthesized) -> 
         assert set(statements["RewriteOutputPartitions"]["Action"]) == {
             "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}
         assert _object_prefixes(statements["RewriteOutputPartitions"]) == {
-            ("curated", f"{dataset}/*"), ("artifacts", f"glue/temp/{name}/*")}
+            ("curated", f"{dataset}/*"), ("quarantine", f"curated/{dataset}/*"), ("artifacts", f"glue/temp/{name}/*")}
     name = f"retail-lake-{synthesized.stage}-curated-to-analytics"
     statements = _statements(synthesized, roles[name])
     assert _object_prefixes(statements["ReadInputsAndCode"]) == {("curated", "*"), ("raw", "reference/*"), *code}
@@ -147,7 +149,8 @@ def test_curated_and_analytics_databases(synthesized: Synthesized) -> None:
         for db in synthesized.resources("Batch", "AWS::Glue::Database").values()
     }
     stage = synthesized.stage
-    assert set(databases) == {f"retail_lake_{stage}_curated", f"retail_lake_{stage}_analytics"}
+    assert set(databases) == {f"retail_lake_{stage}_curated", f"retail_lake_{stage}_analytics",
+                              f"retail_lake_{stage}_quality"}
     for props in databases.values():
         assert props["CatalogId"] == {"Ref": "AWS::AccountId"}
     outputs = synthesized.template("Batch")["Outputs"]
@@ -174,7 +177,54 @@ def test_job_code_is_deployed_to_the_artifacts_bucket(synthesized: Synthesized) 
     sources = {entry["source"]["path"] for entry in manifest["files"].values()}
     script_dirs = [synthesized.outdir / p for p in sources if (synthesized.outdir / p / "raw_to_curated.py").is_file()]
     assert len(script_dirs) == 1
-    assert sorted(p.name for p in script_dirs[0].iterdir()) == ["curated_to_analytics.py", "raw_to_curated.py"]
+    assert sorted(p.name for p in script_dirs[0].iterdir()) == [
+        "cdc_merge.py", "curated_to_analytics.py", "quality_gate.py", "raw_to_curated.py"]
     library = [synthesized.outdir / p for p in sources if (synthesized.outdir / p / "retail_lake").is_dir()]
     assert len(library) == 1 and (library[0] / "retail_lake" / "batch" / "job_args.py").is_file()
     assert not list(library[0].rglob("__pycache__"))
+
+
+# ------------------------------------------------------------------------------------------ security configuration
+
+
+def _security_configuration(synth: Synthesized) -> tuple[str, dict]:
+    (item,) = synth.resources("Batch", "AWS::Glue::SecurityConfiguration").items()
+    return item
+
+
+def test_every_job_runs_under_the_kms_security_configuration(synthesized: Synthesized) -> None:
+    logical_id, configuration = _security_configuration(synthesized)
+    props = configuration["Properties"]
+    assert props["Name"] == f"retail-lake-{synthesized.stage}-glue-jobs"
+    encryption = props["EncryptionConfiguration"]
+    (s3_encryption,) = encryption["S3Encryptions"]
+    assert s3_encryption["S3EncryptionMode"] == "SSE-KMS"
+    assert "DataLakeKey" in json.dumps(s3_encryption["KmsKeyArn"])  # the lake key, as the buckets' default
+    (job_key_id,) = [k for k in synthesized.resources("Batch", "AWS::KMS::Key") if "JobKey" in k]
+    assert encryption["CloudWatchEncryption"] == {
+        "CloudWatchEncryptionMode": "SSE-KMS", "KmsKeyArn": {"Fn::GetAtt": [job_key_id, "Arn"]}}
+    assert encryption["JobBookmarksEncryption"] == {
+        "JobBookmarksEncryptionMode": "CSE-KMS", "KmsKeyArn": {"Fn::GetAtt": [job_key_id, "Arn"]}}
+    jobs = _jobs(synthesized)
+    assert jobs and all(job["Properties"]["SecurityConfiguration"] == {"Ref": logical_id} for job in jobs.values())
+    for job in jobs.values():
+        statements = _statements(synthesized, _role_of(job))
+        assert set(statements["UseJobKey"]["Action"]) == {"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"}
+        assert statements["UseJobKey"]["Resource"] == {"Fn::GetAtt": [job_key_id, "Arn"]}
+        assert "logs:AssociateKmsKey" in statements["WriteGlueLogs"]["Action"]
+
+
+def test_the_job_key_lets_cloudwatch_logs_of_the_region_encrypt_only_glue_log_groups(
+        synthesized: Synthesized) -> None:
+    ((_, key),) = [(k, v) for k, v in synthesized.resources("Batch", "AWS::KMS::Key").items() if "JobKey" in k]
+    assert key["Properties"]["EnableKeyRotation"] is True
+    expected_policy = "Delete" if synthesized.stage == "dev" else "Retain"
+    assert key["DeletionPolicy"] == expected_policy
+    statements = key["Properties"]["KeyPolicy"]["Statement"]
+    (logs,) = [s for s in statements if s.get("Sid") == "CloudWatchLogsEncryptsGlueLogGroups"]
+    principal = json.dumps(logs["Principal"]["Service"])
+    assert "logs." in principal and ("AWS::Region" in principal or ".amazonaws.com" in principal)
+    assert "kms:*" not in json.dumps(logs["Action"])
+    (context_arn,) = logs["Condition"]["ArnLike"].values()
+    assert list(logs["Condition"]["ArnLike"]) == ["kms:EncryptionContext:aws:logs:arn"]
+    assert ":log-group:/aws-glue/*" in json.dumps(context_arn)

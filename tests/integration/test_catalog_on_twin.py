@@ -96,3 +96,55 @@ def test_files_the_stream_lambda_writes_match_the_tables(twin: Twin, database: s
         partition_names = [c["name"] for c in glue_partition_keys()]
         assert file_columns == {k: v for k, v in catalog_columns.items() if k not in partition_names}, dataset
         assert file_partitions == {name: catalog_columns[name] for name in partition_names}, dataset
+
+
+BATCH = "RetailLake-dev-Batch"
+
+
+def test_curated_and_analytics_tables_are_provisioned_and_readable(twin: Twin) -> None:
+    from retail_lake.batch.catalog import lake_tables
+
+    batch = twin.outputs[BATCH]
+    databases = {"curated": batch["CuratedDatabaseName"], "analytics": batch["AnalyticsDatabaseName"]}
+    deployment = twin.deployments[-1]
+    assert deployment.skipped == []
+    created = deployment.stacks[BATCH].of_type("AWS::Glue::Table")
+    definitions = lake_tables()
+    lake = sorted(d.name for ds in definitions.values() for d in ds)
+    assert sorted(t.physical_id for t in created) == sorted([*lake, "quality_results"])  # + the quality database's
+    assert all(t.created_by == BY_TWIN for t in created)
+    glue = twin.client("glue")
+    for zone, tables in definitions.items():
+        # other stacks may add tables of their own to a zone's database (the serving layer's dimensions)
+        assert {t["Name"] for t in glue.get_tables(DatabaseName=databases[zone])["TableList"]} >= {
+            t.name for t in tables}
+        for definition in tables:
+            table = glue.get_table(DatabaseName=databases[zone], Name=definition.name)["Table"]
+            assert table["StorageDescriptor"]["Columns"] == _as_api(definition.glue_columns())
+            assert table["PartitionKeys"] == _as_api(definition.glue_partition_keys())
+            described = wr.catalog.table(database=databases[zone], table=definition.name)
+            expected = [(c["name"], c["type"], False) for c in definition.glue_columns()]
+            expected += [(c["name"], c["type"], True) for c in definition.glue_partition_keys()]
+            assert list(zip(described["Column Name"], described["Type"], described["Partition"])) == expected
+            key = definition.partition_key.name
+            bucket = twin.outputs[STORAGE][f"{zone.title()}BucketName"]
+            assert table["Parameters"]["storage.location.template"] == (
+                f"s3://{bucket}/{definition.name}/{key}=${{{key}}}/")
+
+
+def test_glue_jobs_run_under_the_security_configuration(twin: Twin) -> None:
+    glue = twin.client("glue")
+    (configuration,) = glue.get_security_configurations()["SecurityConfigurations"]
+    assert configuration["Name"] == "retail-lake-dev-glue-jobs"
+    encryption = configuration["EncryptionConfiguration"]
+    assert encryption["S3Encryption"][0]["S3EncryptionMode"] == "SSE-KMS"
+    assert encryption["S3Encryption"][0]["KmsKeyArn"] == twin.outputs[STORAGE]["DataLakeKeyArn"]
+    assert encryption["CloudWatchEncryption"]["CloudWatchEncryptionMode"] == "SSE-KMS"
+    assert encryption["JobBookmarksEncryption"]["JobBookmarksEncryptionMode"] == "CSE-KMS"
+    job_key = encryption["CloudWatchEncryption"]["KmsKeyArn"]
+    assert encryption["JobBookmarksEncryption"]["KmsKeyArn"] == job_key
+    assert twin.client("kms").describe_key(KeyId=job_key)["KeyMetadata"]["Enabled"]
+    batch = twin.outputs[BATCH]
+    names = [value for key, value in batch.items() if key.endswith("JobName")]
+    assert len(names) >= 4
+    assert {glue.get_job(JobName=name)["Job"]["SecurityConfiguration"] for name in names} == {configuration["Name"]}

@@ -19,6 +19,9 @@ BUILTIN_MODULES = (
     "retail_lake.twin.executors.kinesis_poller",
     "retail_lake.twin.executors.glue_jobs",
     "retail_lake.twin.executors.emr_serverless",
+    "retail_lake.twin.executors.dms",
+    "retail_lake.twin.executors.step_functions",
+    "retail_lake.twin.executors.athena",
 )
 
 

@@ -27,6 +27,10 @@ BUILTIN_MODULES = (
     "retail_lake.twin.provisioning.glue_jobs",
     "retail_lake.twin.provisioning.bucket_deployment",
     "retail_lake.twin.provisioning.emr_serverless",
+    "retail_lake.twin.provisioning.sources",
+    "retail_lake.twin.provisioning.step_functions",
+    "retail_lake.twin.provisioning.athena",
+    "retail_lake.twin.provisioning.data_quality",
 )
 # Types that exist only for the CDK's bookkeeping: nothing to create, nothing to report.
 IGNORED_TYPES = frozenset({"AWS::CDK::Metadata"})

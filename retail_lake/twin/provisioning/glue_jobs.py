@@ -8,6 +8,11 @@ pass through; numbers are cast to the API's types. The physical id is what Cloud
 name (the template's `Name`, or a generated one). moto 5.2.5 has no UpdateJob: a stack update deletes and
 recreates the job (its run history goes with it). On the embedded twin, provisioning a job attaches the Glue job
 executor, so the deployed job's runs execute without further set-up.
+
+AWS::Glue::SecurityConfiguration (also skipped by moto's CloudFormation) is created through moto's Glue API with its
+EncryptionConfiguration as given, so a job's `SecurityConfiguration` names an existing configuration and
+`glue.get_security_configuration` answers. On the twin nothing is encrypted by it: the executor writes the job's
+output to moto's S3 (whose buckets carry their own encryption settings) and its log to CloudWatch Logs as is.
 """
 
 from __future__ import annotations
@@ -68,3 +73,28 @@ class GlueJobProvisioner(ResourceProvisioner):
 
     def delete(self, request: ProvisionRequest, provisioned: Provisioned) -> None:
         request.client("glue").delete_job(JobName=provisioned.physical_id)  # idempotent in Glue and moto
+
+
+@REGISTRY.provisioner
+class GlueSecurityConfigurationProvisioner(ResourceProvisioner):
+    resource_type = "AWS::Glue::SecurityConfiguration"
+    name_property = "Name"
+
+    def create(self, request: ProvisionRequest) -> Provisioned:
+        glue, name = request.client("glue"), self.name(request)
+        configuration = dict(request.properties.get("EncryptionConfiguration") or {})
+        if "S3Encryptions" in configuration:  # CloudFormation's plural is the API's `S3Encryption` (a list)
+            configuration["S3Encryption"] = configuration.pop("S3Encryptions")
+        try:  # Glue has no UpdateSecurityConfiguration: a stack update replaces it
+            glue.delete_security_configuration(Name=name)
+        except glue.exceptions.EntityNotFoundException:
+            pass
+        glue.create_security_configuration(Name=name, EncryptionConfiguration=configuration)
+        return Provisioned(physical_id=name)
+
+    def delete(self, request: ProvisionRequest, provisioned: Provisioned) -> None:
+        glue = request.client("glue")
+        try:
+            glue.delete_security_configuration(Name=provisioned.physical_id)
+        except glue.exceptions.EntityNotFoundException:
+            pass

@@ -171,11 +171,10 @@ def test_emr_steps_read_parquet_and_write_their_tables(spark, tmp_path, capsys):
     (rfm_rows(spark).withColumn("as_of_date", F.lit(run_date).cast("date"))
      .write.partitionBy("as_of_date").parquet(str(analytics / "customer_360")))
     daily(spark, {("ST1", "A"): WEEK * 4}).write.partitionBy("event_date").parquet(str(analytics / "daily_sales"))
-    spark.createDataFrame(  # curated POS sales as stored: nested line items, which the step explodes
-        [(run_date, f"E{txn}", txn, [(sku, 1, Decimal("1.00"), Decimal("0.00"), None) for sku in skus])
-         for txn, skus in BASKETS.items()],
-        "event_date string, event_id string, transaction_id string, line_items array<struct<sku: string, "
-        "quantity: int, unit_price: decimal(12,2), discount: decimal(12,2), promotion_id: string>>",
+    spark.createDataFrame(  # curated POS sales as stored: one row per sale line
+        [(run_date, f"E{txn}", txn, sku, 1, Decimal("1.00")) for txn, skus in BASKETS.items() for sku in skus],
+        "event_date string, event_id string, transaction_id string, sku string, quantity bigint, "
+        "net_amount decimal(12,2)",
     ).write.partitionBy("event_date").parquet(str(curated / "pos_sales"))
 
     common = ["--run_date", run_date, "--output_path", str(out)]

@@ -1,0 +1,52 @@
+"""Glue job: the quality gate between curated and analytics for one business date (Glue 5.0, plain PySpark).
+
+    --date YYYY-MM-DD                        business date: the curated partitions event_date=<date> are judged
+    [--datasets pos_sales,clickstream,...]   default: every curated dataset
+    --curated_path s3://<curated>/           <dataset>/event_date=.../
+    --results_path s3://<analytics>/quality_results/     rows appended under run_date=<date>/
+    --report_path s3://<analytics>/quality_reports/      the readable report: run_date=<date>/<run id>.txt
+    --topic_arn arn:aws:sns:...              quality topic: a readable message when an error rule fails
+    [--pipeline retail-lake-dev] [--metrics_namespace RetailLake/Quality]
+
+Evaluates every rule of each dataset (`retail_lake.quality.gate`; Deequ when its jar is on the classpath, Great
+Expectations otherwise), writes the results, publishes CloudWatch metrics and prints the report
+(`QUALITY_SUMMARY {...}` is the last line). When an error-level rule failed it publishes the report to the topic
+and fails the run with `QualityGateFailed: ...`; warnings only report.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import boto3
+from pyspark.sql import SparkSession
+
+from retail_lake.batch.job_args import resolve_args
+from retail_lake.contracts.registry import DATASETS
+from retail_lake.quality import gate
+
+REQUIRED = ["JOB_NAME", "date", "curated_path", "results_path", "report_path", "topic_arn"]
+OPTIONAL = {"datasets": ",".join(DATASETS), "JOB_RUN_ID": "", "pipeline": "retail-lake",
+            "metrics_namespace": gate.METRICS_NAMESPACE}
+
+
+def main() -> None:
+    args = resolve_args(sys.argv, REQUIRED, OPTIONAL)
+    datasets = gate.parse_datasets(args["datasets"])
+    run_id = args["JOB_RUN_ID"] or gate.new_run_id()
+    spark = SparkSession.builder.getOrCreate()
+    report = gate.run_gate(spark, args["date"], datasets, args["curated_path"], run_id=run_id)
+    gate.write_results(spark, report, args["results_path"])
+    report_key = gate.write_report(report, args["report_path"])
+    gate.publish_metrics(boto3.client("cloudwatch"), report, args["metrics_namespace"], args["pipeline"])
+    print(report.text())
+    if report.failed:
+        gate.notify(boto3.client("sns"), args["topic_arn"], report, args["pipeline"])
+    print("QUALITY_SUMMARY " + json.dumps(report.summary() | {"report": report_key}, sort_keys=True))
+    if report.failed:
+        raise gate.QualityGateFailed(report.headline())
+
+
+if __name__ == "__main__":
+    main()
