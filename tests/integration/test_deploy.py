@@ -92,7 +92,7 @@ def test_event_source_mapping_keeps_the_deployed_settings(twin: Twin):
 def test_alarms_and_topic_exist(twin: Twin):
     alarms = twin.client("cloudwatch").describe_alarms()["MetricAlarms"]
     iterator_age = [a for a in alarms if a["MetricName"] == "IteratorAge"]
-    assert len(iterator_age) == 5 and {a["Threshold"] for a in iterator_age} == {60000.0}
+    assert len(iterator_age) == 6 and {a["Threshold"] for a in iterator_age} == {60000.0}
     assert twin.client("sns").get_topic_attributes(TopicArn=twin.outputs[FIXTURE_INGESTION]["AlertsTopicArn"])
 
 

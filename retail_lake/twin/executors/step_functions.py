@@ -161,14 +161,20 @@ class StepFunctionsExecutor(Executor):
         )
 
         cls = module.StateTaskServiceCallback
-        source = textwrap.dedent(inspect.getsource(cls._eval_integration_pattern))
+        current = cls.__dict__["_eval_integration_pattern"]
+        if getattr(current, "_retail_lake_fixed", False):  # another twin in this process patched it already
+            self._replace(cls, "_eval_integration_pattern", current)
+            return
+        source = textwrap.dedent(inspect.getsource(current))
         broken = "callback_endpoint.interrupt_all()"
         if broken not in source:  # a moto that fixed it
             return
         fixed = source.replace(broken, "if callback_endpoint is not None:\n                " + broken, 1)
         namespace: dict[str, Any] = {}
         exec(compile(fixed, module.__file__, "exec"), module.__dict__, namespace)  # noqa: S102 - moto's own code
-        self._replace(cls, "_eval_integration_pattern", namespace["_eval_integration_pattern"])
+        patched = namespace["_eval_integration_pattern"]
+        patched._retail_lake_fixed = True
+        self._replace(cls, "_eval_integration_pattern", patched)
 
     def _patch_glue(self) -> None:
         from moto.glue.models import GlueBackend
