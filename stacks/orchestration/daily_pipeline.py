@@ -400,14 +400,19 @@ class DailyPipeline(Construct):
                                                          sfn.JsonPath.string_at("$.step"),
                                                          sfn.JsonPath.string_at("$.emr_run.job_run_id"),
                                                          sfn.JsonPath.string_at("$.emr_status.state")))
-        check = (sfn.Choice(self, "EmrStepDone?")
-                 .when(sfn.Condition.string_equals("$.emr_status.state", "SUCCESS"), succeeded)
-                 .when(sfn.Condition.or_(sfn.Condition.string_equals("$.emr_status.state", "FAILED"),
-                                         sfn.Condition.string_equals("$.emr_status.state", "CANCELLED")), failed)
-                 .otherwise(wait))
+        check = self._poll_outcome("EmrStepDone?", "$.emr_status.state", "SUCCESS", ("FAILED", "CANCELLED"),
+                                   succeeded, failed, wait)
         steps.item_processor(start.next(wait).next(poll).next(check))
         self._catch_to_handler(steps, "AnalyticsEmrSteps")
         return steps
+
+    def _poll_outcome(self, choice_id: str, state_path: str, success: str, failures: tuple[str, str],
+                      done: sfn.IChainable, failed: sfn.IChainable, wait: sfn.IChainable) -> sfn.Choice:
+        """The end of a poll loop: `done` on the success state, `failed` on either failure state, else wait again."""
+        return (sfn.Choice(self, choice_id)
+                .when(sfn.Condition.string_equals(state_path, success), done)
+                .when(sfn.Condition.or_(*(sfn.Condition.string_equals(state_path, f) for f in failures)), failed)
+                .otherwise(wait))
 
     def _refresh_views(self) -> sfn.Map:
         props, stack = self._props, Stack.of(self)
@@ -442,11 +447,8 @@ class DailyPipeline(Construct):
                                                          sfn.JsonPath.string_at("$.view.name"),
                                                          sfn.JsonPath.string_at("$.query.query_execution_id"),
                                                          sfn.JsonPath.string_at("$.query_status.state")))
-        check = (sfn.Choice(self, "ViewQueryDone?")
-                 .when(sfn.Condition.string_equals("$.query_status.state", "SUCCEEDED"), done)
-                 .when(sfn.Condition.or_(sfn.Condition.string_equals("$.query_status.state", "FAILED"),
-                                         sfn.Condition.string_equals("$.query_status.state", "CANCELLED")), failed)
-                 .otherwise(wait))
+        check = self._poll_outcome("ViewQueryDone?", "$.query_status.state", "SUCCEEDED", ("FAILED", "CANCELLED"),
+                                   done, failed, wait)
         refresh.item_processor(get_query.next(start).next(wait).next(poll).next(check))
         self._views_workgroup_arn = workgroup_arn
         self._catch_to_handler(refresh, "RefreshViews")
@@ -475,11 +477,8 @@ class DailyPipeline(Construct):
                                          sfn.JsonPath.string_at("$.warehouse_status.state"))})
         self._failing_passes.append((failed, "LoadWarehouse"))
         loaded = sfn.Pass(self, "WarehouseLoaded")
-        check = (sfn.Choice(self, "WarehouseLoadDone?")
-                 .when(sfn.Condition.string_equals("$.warehouse_status.state", "FINISHED"), loaded)
-                 .when(sfn.Condition.or_(sfn.Condition.string_equals("$.warehouse_status.state", "FAILED"),
-                                         sfn.Condition.string_equals("$.warehouse_status.state", "ABORTED")), failed)
-                 .otherwise(wait))
+        check = self._poll_outcome("WarehouseLoadDone?", "$.warehouse_status.state", "FINISHED", ("FAILED", "ABORTED"),
+                                   loaded, failed, wait)
         start.next(wait).next(poll).next(check)
         return sfn.Chain.custom(start, [loaded], loaded)
 
