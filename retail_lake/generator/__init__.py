@@ -4,6 +4,7 @@
     stream = generate(GeneratorConfig(events=10_000, seed=7))
     for line in stream: ...            # bytes, one JSON event each, no newline
     stream.report.expected             # what the stream Lambda should store, quarantine and mask
+    stream.report.defects_by_dataset   # exact defective lines per dataset and class: what its rules must find
 """
 
 from retail_lake.generator.config import DEFECT_CLASSES, GeneratorConfig, GeneratorConfigError

@@ -2,7 +2,12 @@
 
 Extra-line classes add lines derived from a clean event (a byte copy for `duplicate`, a copy with a
 fresh event id and one defect for the others). `late_event` and `out_of_order` move a clean event later
-in the stream, so its event time falls behind events emitted before it.
+in the stream, right behind a later event of its own record type (dataset), so its event time falls behind
+that event's: the dataset's arrival-order rules see every displaced event, whatever the other datasets do.
+
+Only events that stay in place are copied or displaced, and an event other lines are emitted after (an
+anchor) is never displaced, so each defective line has exactly one class and the counts per record type in
+`InjectionResult.defects_by_record_type` are exact.
 """
 
 from __future__ import annotations
@@ -19,9 +24,13 @@ from retail_lake.generator.formatting import uuid4_strings
 
 POS, CLICK, INVENTORY = 0, 1, 2
 RECORD_TYPES = ("pos_sale", "clickstream", "inventory_movement")
-LATE_MIN_MS = 3_600_000  # a late event is at least an hour behind the stream
+LATE_THRESHOLD_MS = 3_600_000  # the arrival lag from which an event is late (`*.event_time.late`: 3600 s)
+# How far behind the newest event of its dataset a displaced event arrives, a second clear of the threshold on
+# either side (no rounding of seconds moves one across it): late events by more than an hour, up to 3 days;
+# out-of-order events by 1 ms to just under an hour.
+LATE_MIN_MS = LATE_THRESHOLD_MS + 1_000
 LATE_MAX_MS = 3 * 86_400_000
-OUT_OF_ORDER_MAX_MS = LATE_MIN_MS - 1
+OUT_OF_ORDER_MAX_MS = LATE_THRESHOLD_MS - 1_000
 
 # What the stream Lambda does with each class: (outcome, quarantine reason).
 DEFECT_OUTCOMES: dict[str, tuple[str, str | None]] = {
@@ -54,16 +63,22 @@ class InjectionResult:
     defects: dict[str, int]
     lines_by_record_type: dict[str, int]
     raw_by_record_type: dict[str, int]
+    # record type -> defect class -> lines (by the record type of the clean event the line was made from)
+    defects_by_record_type: dict[str, dict[str, int]]
 
 
 def inject_defects(lines: list[str], times: np.ndarray, rtype: np.ndarray, counts: dict[str, int],
                    rng: np.random.Generator) -> InjectionResult:
+    """Inject `counts` defects into `lines` (clean events sorted by `times`, of record types `rtype`)."""
     n = len(lines)
     displaced = np.zeros(n, dtype=bool)
     anchored = np.zeros(n, dtype=bool)  # positions other lines are emitted after: never displaced
     attach: dict[int, list[str]] = defaultdict(list)
-    _displace(rng, times, displaced, anchored, attach, lines, counts.get("late_event", 0), late=True)
-    _displace(rng, times, displaced, anchored, attach, lines, counts.get("out_of_order", 0), late=False)
+    by_class = {c: np.zeros(3, dtype=np.int64) for c in DEFECT_CLASSES}
+    own_positions = [np.flatnonzero(rtype == t) for t in (POS, CLICK, INVENTORY)]
+    for defect_class, late in (("late_event", True), ("out_of_order", False)):
+        by_class[defect_class] += _displace(rng, times, rtype, own_positions, displaced, anchored, attach, lines,
+                                            counts.get(defect_class, 0), late=late)
 
     stay = np.flatnonzero(~displaced)
     by_type = {t: stay[rtype[stay] == t] for t in (POS, CLICK, INVENTORY)}
@@ -86,47 +101,52 @@ def inject_defects(lines: list[str], times: np.ndarray, rtype: np.ndarray, count
                     return sorted(chosen)
         raise ValueError(f"only {len(chosen)} events can carry {what} defects, {k} asked: generate more events")
 
-    def add(anchor: int, line: str, t: int, raw: bool) -> None:
+    def add(anchor: int, line: str, t: int, raw: bool, defect_class: str) -> None:
         attach[anchor].append(line)
         anchored[anchor] = True
         extra_types.append(t)
+        by_class[defect_class][t] += 1
         if raw:
             raw_extra[t] += 1
 
     # duplicates: byte copies of clean events, re-sent a little to a lot later
     for p in pick(stay, counts.get("duplicate", 0), what="duplicate"):
         gap = int(min(n - 1 - p, rng.geometric(1 / 200)))
-        add(p + gap, lines[p], int(rtype[p]), raw=True)
+        add(p + gap, lines[p], int(rtype[p]), raw=True, defect_class="duplicate")
 
     all_types = np.concatenate([by_type[POS], by_type[CLICK], by_type[INVENTORY]])
     for p in pick(all_types, counts.get("malformed_json", 0), what="malformed_json"):
-        add(p, _malformed(rng, _with_fresh_id(lines[p], next(fresh_ids))), int(rtype[p]), raw=False)
+        add(p, _malformed(rng, _with_fresh_id(lines[p], next(fresh_ids))), int(rtype[p]), raw=False,
+            defect_class="malformed_json")
     for p in pick(all_types, counts.get("missing_required_field", 0), what="missing_required_field"):
         name = _REQUIRED[int(rtype[p])][rng.integers(0, 7)]
-        add(p, _drop_field(_with_fresh_id(lines[p], next(fresh_ids)), name), int(rtype[p]), raw=False)
+        add(p, _drop_field(_with_fresh_id(lines[p], next(fresh_ids)), name), int(rtype[p]), raw=False,
+            defect_class="missing_required_field")
     for p in pick(all_types, counts.get("wrong_type", 0), what="wrong_type"):
-        add(p, _wrong_type(rng, _with_fresh_id(lines[p], next(fresh_ids)), int(rtype[p])), int(rtype[p]), raw=False)
+        add(p, _wrong_type(rng, _with_fresh_id(lines[p], next(fresh_ids)), int(rtype[p])), int(rtype[p]), raw=False,
+            defect_class="wrong_type")
     for p in pick(by_type[POS], counts.get("negative_quantity", 0), what="negative_quantity (POS)"):
         line = _with_fresh_id(lines[p], next(fresh_ids))
-        add(p, re.sub(r'"quantity":(\d+)', r'"quantity":-\1', line, count=1), POS, raw=False)
+        add(p, re.sub(r'"quantity":(\d+)', r'"quantity":-\1', line, count=1), POS, raw=False,
+            defect_class="negative_quantity")
     for p in pick(all_types, counts.get("unknown_extra_field", 0), what="unknown_extra_field"):
         extra = _EXTRA_FIELDS[rng.integers(0, len(_EXTRA_FIELDS))]
         line = _with_fresh_id(lines[p], next(fresh_ids))
-        add(p, line[:-1] + extra + "}", int(rtype[p]), raw=False)
+        add(p, line[:-1] + extra + "}", int(rtype[p]), raw=False, defect_class="unknown_extra_field")
 
     sku_events = np.concatenate([by_type[POS], by_type[CLICK]])
     has_sku = lambda s: '"sku":"SKU-' in s  # noqa: E731
     for p in pick(sku_events, counts.get("unknown_sku", 0), has_sku, what="unknown_sku"):
         unknown = f"SKU-9{rng.integers(0, 100_000):05d}"
         add(p, _unknown_sku(_with_fresh_id(lines[p], next(fresh_ids)), unknown, int(rtype[p])), int(rtype[p]),
-            raw=True)
+            raw=True, defect_class="unknown_sku")
     searches = pick(by_type[CLICK], counts.get("raw_card_number", 0), lambda s: '"search_query":"' in s,
                     what="raw_card_number (clickstream searches)")
     for p, pan in zip(searches, card_numbers(rng, len(searches))):
         line = _with_fresh_id(lines[p], next(fresh_ids))
         line = re.sub(r'"search_query":"[^"]*","page_url":"([^"?]*)\?q=[^"]*"',
                       lambda m: f'"search_query":"{pan}","page_url":"{m.group(1)}"', line, count=1)
-        add(p, line, CLICK, raw=True)
+        add(p, line, CLICK, raw=True, defect_class="raw_card_number")
 
     emit: list[str | None] = list(lines)
     for p in np.flatnonzero(displaced).tolist():
@@ -147,6 +167,7 @@ def inject_defects(lines: list[str], times: np.ndarray, rtype: np.ndarray, count
         defects={c: int(counts.get(c, 0)) for c in DEFECT_CLASSES},
         lines_by_record_type={RECORD_TYPES[t]: int(line_types[t]) for t in range(3)},
         raw_by_record_type={RECORD_TYPES[t]: int(raw_types[t]) for t in range(3)},
+        defects_by_record_type={RECORD_TYPES[t]: {c: int(by_class[c][t]) for c in DEFECT_CLASSES} for t in range(3)},
     )
 
 
@@ -159,11 +180,25 @@ def _random_order(rng: np.random.Generator, size: int, k: int):
     yield from rng.permutation(size).tolist()  # repeats are harmless: callers skip what they have used
 
 
-def _displace(rng, times, displaced, anchored, attach, lines, k: int, late: bool) -> None:
-    """Move `k` clean events later: hours to days (late) or a few events, under an hour (out of order)."""
+def _displace(rng, times, rtype, own_positions, displaced, anchored, attach, lines, k: int,
+              late: bool) -> np.ndarray:
+    """Move `k` clean events right behind a later event of their own record type: one more than an hour (up to
+    3 days) later (late), or one of their next few, less than an hour later (out of order). Returns the count
+    per record type.
+
+    The event it lands behind (its anchor) stays in place and is the newest of its record type when the
+    moved event arrives (the stream is in time order and every moved event is older than its anchor), so
+    the moved event arrives exactly `times[anchor] - times[p]` behind its dataset. Events with no later
+    event of their type far enough ahead (the last ones of a dataset, ties in time) are not chosen.
+    """
     n = times.size
+    moved = np.zeros(3, dtype=np.int64)
     if k == 0:
-        return
+        return moved
+    rank = np.empty(n, dtype=np.int64)  # position of each event among the events of its record type
+    for positions in own_positions:
+        rank[positions] = np.arange(positions.size)
+    own_times = [times[positions] for positions in own_positions]
     done = 0
     batch = 4 * k + 64
     delays = np.exp(rng.uniform(np.log(LATE_MIN_MS), np.log(LATE_MAX_MS), size=batch)).astype(np.int64)
@@ -171,23 +206,27 @@ def _displace(rng, times, displaced, anchored, attach, lines, k: int, late: bool
     for j, p in enumerate(_random_order(rng, n, k)):
         if displaced[p] or anchored[p]:
             continue
+        t = int(rtype[p])
+        positions = own_positions[t]
         if late:
-            anchor = int(np.searchsorted(times, times[p] + delays[j % batch], side="left"))
+            i = int(np.searchsorted(own_times[t], times[p] + delays[j % batch], side="left"))
         else:
-            anchor = p + int(steps[j % batch])
-        while anchor < n and displaced[anchor]:
-            anchor += 1
-        if anchor >= n:
+            i = int(rank[p]) + int(steps[j % batch])
+        while i < positions.size and displaced[positions[i]]:
+            i += 1
+        if i >= positions.size:
             continue
+        anchor = int(positions[i])
         behind = times[anchor] - times[p]
         if not (behind >= LATE_MIN_MS if late else 0 < behind <= OUT_OF_ORDER_MAX_MS):
             continue
         displaced[p] = True
         anchored[anchor] = True
         attach[anchor].append(lines[p])
+        moved[t] += 1
         done += 1
         if done == k:
-            return
+            return moved
     kind = "late_event" if late else "out_of_order"
     raise ValueError(f"only {done} events can be made {kind}, {k} asked: generate more events or days")
 

@@ -15,6 +15,9 @@ class GenerationReport:
     clean_events: int  # generated events, including those moved late/out of order
     events_by_record_type: dict[str, int]  # every line, by the record type it was generated as
     defects: dict[str, int]  # lines per defect class; a defective line has exactly one class
+    # dataset -> defect class -> lines, by the dataset of the clean event the line was made from: what each
+    # dataset's quality rules must find (docs/quality.md lists the rule meant for each class)
+    defects_by_dataset: dict[str, dict[str, int]]
     expected: dict  # what ingestion should produce; see `expected_outcomes`
     first_event_time: str | None = None
     last_event_time: str | None = None

@@ -11,6 +11,7 @@ from typing import Iterator
 
 import numpy as np
 
+from retail_lake.contracts.registry import contract_for_record_type
 from retail_lake.generator.clickstream import finish_events, plan_sessions, render_sessions
 from retail_lake.generator.config import DEFECT_CLASSES, EXTRA_LINE_CLASSES, GeneratorConfig, GeneratorConfigError
 from retail_lake.generator.defects import CLICK, INVENTORY, POS, inject_defects
@@ -130,6 +131,8 @@ def _generate(config: GeneratorConfig) -> GeneratedStream:
         clean_events=len(lines),
         events_by_record_type=result.lines_by_record_type,
         defects=result.defects,
+        defects_by_dataset={contract_for_record_type(record_type).dataset: by_class
+                            for record_type, by_class in result.defects_by_record_type.items()},
         expected=expected_outcomes(len(result.lines), result.defects, result.raw_by_record_type),
         first_event_time=stamps[0],
         last_event_time=stamps[1],

@@ -55,25 +55,43 @@ def quarantine_reason(error: msgspec.DecodeError) -> str:
     return "invalid_value"
 
 
+DATASET_OF = {"PosSaleV1": "pos_sales", "ClickstreamV1": "clickstream", "InventoryMovementV1": "inventory_movements"}
+# the record type survives in every broken line (it is the first field; truncation keeps at least a quarter)
+RECORD_TYPE_TEXT = re.compile(rb"""record_type\W+(\w+)""")
+
+
 class Parsed:
-    """A generated file, decoded line by line and classified without the generator's help."""
+    """A generated file, decoded line by line and classified without the generator's help: in the whole stream
+    and per dataset (late: arrives an hour or more behind the newest event seen before it; out of order: less)."""
 
     def __init__(self, lines: list[bytes]):
         decoder = event_validator()
         self.quarantined: collections.Counter = collections.Counter()
+        self.quarantined_by_dataset: collections.Counter = collections.Counter()  # (dataset, reason)
         self.events: list = []  # decoded, first occurrence only
         self.duplicates = 0
+        self.duplicates_by_dataset: collections.Counter = collections.Counter()
         self.late = self.out_of_order = 0
+        self.late_by_dataset: collections.Counter = collections.Counter()
+        self.out_of_order_by_dataset: collections.Counter = collections.Counter()
         seen: set[bytes] = set()
         running_max = None
+        newest: dict[str, dt.datetime] = {}
         for line in lines:
             try:
                 event = decoder.decode(line)
             except msgspec.DecodeError as error:
-                self.quarantined[quarantine_reason(error)] += 1
+                reason = quarantine_reason(error)
+                record_type = RECORD_TYPE_TEXT.search(line).group(1).decode()
+                dataset = {"pos_sale": "pos_sales", "inventory_movement": "inventory_movements"}.get(record_type,
+                                                                                                    record_type)
+                self.quarantined[reason] += 1
+                self.quarantined_by_dataset[dataset, reason] += 1
                 continue
+            dataset = DATASET_OF[type(event).__name__]
             if line in seen:
                 self.duplicates += 1
+                self.duplicates_by_dataset[dataset] += 1
                 continue
             seen.add(line)
             self.events.append(event)
@@ -85,6 +103,13 @@ class Parsed:
                     self.out_of_order += 1
             else:
                 running_max = t
+            if dataset in newest and t < newest[dataset]:
+                if newest[dataset] - t >= dt.timedelta(hours=1):
+                    self.late_by_dataset[dataset] += 1
+                else:
+                    self.out_of_order_by_dataset[dataset] += 1
+            else:
+                newest[dataset] = t
 
     def of(self, record_type: str) -> list:
         return [e for e in self.events if type(e).__name__.lower().startswith(record_type.replace("_", ""))]
@@ -137,6 +162,61 @@ def test_every_defect_class_has_exactly_the_count_asked(medium, catalog):
     cards_in_text = [e.search_query for e in parsed.of("clickstream") if e.search_query and re.search(r"\d{12,19}", e.search_query)]
     assert len(cards_in_text) == DEFECTS["raw_card_number"]
     assert all(luhn_valid(q) and card_brand(q) in {"visa", "mastercard", "amex", "discover"} for q in cards_in_text)
+
+
+STREAM_REASON = {"malformed_json": "malformed_json", "missing_required_field": "missing_field",
+                 "wrong_type": "wrong_type", "negative_quantity": "invalid_value", "unknown_extra_field": "unknown_field"}
+
+
+def test_the_report_counts_every_defect_class_per_dataset_exactly(medium, catalog):
+    stream, parsed = medium
+    by_dataset = stream.report.defects_by_dataset
+    assert set(by_dataset) == set(DATASET_OF.values())
+    for defect_class, total in DEFECTS.items():
+        assert sum(counts[defect_class] for counts in by_dataset.values()) == total, defect_class
+    for dataset, counts in by_dataset.items():
+        found = {
+            "duplicate": parsed.duplicates_by_dataset[dataset],
+            **{c: parsed.quarantined_by_dataset[dataset, reason] for c, reason in STREAM_REASON.items()},
+            "unknown_sku": sum(
+                1 for e in parsed.events if DATASET_OF[type(e).__name__] == dataset
+                and (any(item.sku not in catalog for item in getattr(e, "line_items", ()))
+                     or (getattr(e, "sku", None) is not None and e.sku not in catalog))),
+            # a displaced event arrives behind the newest event of its own dataset
+            "late_event": parsed.late_by_dataset[dataset],
+            "out_of_order": parsed.out_of_order_by_dataset[dataset],
+            "raw_card_number": sum(
+                1 for e in parsed.events if DATASET_OF[type(e).__name__] == dataset
+                and getattr(e, "search_query", None) and re.search(r"\d{12,19}", e.search_query)),
+        }
+        assert found == counts, dataset
+    # classes tied to one kind of event
+    assert by_dataset["clickstream"]["negative_quantity"] == by_dataset["inventory_movements"]["negative_quantity"] == 0
+    assert by_dataset["inventory_movements"]["unknown_sku"] == 0
+    assert by_dataset["pos_sales"]["raw_card_number"] == by_dataset["inventory_movements"]["raw_card_number"] == 0
+    # every dataset got displaced events of both kinds at this size
+    assert all(c["late_event"] > 0 and c["out_of_order"] > 0 for c in by_dataset.values())
+
+
+def test_displaced_events_keep_clear_of_the_late_threshold_in_their_dataset():
+    from retail_lake.generator.defects import LATE_THRESHOLD_MS, LATE_MIN_MS, OUT_OF_ORDER_MAX_MS
+
+    config = GeneratorConfig(events=6_000, seed=5, stores=4, skus=200, customers=300, days=2, defect_rate=0.0,
+                             defect_counts={"late_event": 40, "out_of_order": 60})
+    decoder = event_validator()
+    newest: dict[str, dt.datetime] = {}
+    behind = []
+    for line in generate(config):
+        event = decoder.decode(line)
+        dataset = DATASET_OF[type(event).__name__]
+        if dataset in newest and event.event_time < newest[dataset]:
+            behind.append((newest[dataset] - event.event_time) // dt.timedelta(milliseconds=1))
+        else:
+            newest[dataset] = event.event_time
+    assert len(behind) == 100
+    late = [ms for ms in behind if ms >= LATE_THRESHOLD_MS]
+    assert len(late) == 40 and min(late) >= LATE_MIN_MS == LATE_THRESHOLD_MS + 1_000
+    assert all(0 < ms <= OUT_OF_ORDER_MAX_MS == LATE_THRESHOLD_MS - 1_000 for ms in behind if ms < LATE_THRESHOLD_MS)
 
 
 def test_report_expectations_match_what_decoding_finds(medium):

@@ -1,25 +1,29 @@
 """The quality rules on generated data, with Great Expectations running for real: every defect class the generator
-injects is caught by the rule meant for it with the generator's exact counts, a clean lake passes every rule, and
+injects is caught by the rule meant for it with the generator's exact counts, dataset by dataset (the generator
+reports them per dataset), a clean lake passes every rule, and
 the gate fails on error rules (with a readable report without personal data) but not on warnings."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import replace
+import re
 from collections import Counter
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
-from retail_lake.contracts.registry import DATASETS
-from retail_lake.generator import GeneratorConfig
+from retail_lake.batch import curated
+from retail_lake.contracts.registry import BY_DATASET, DATASETS
+from retail_lake.generator import DEFECT_CLASSES, GeneratorConfig
+from retail_lake.generator.defects import LATE_THRESHOLD_MS
 from retail_lake.quality import expectations
 from retail_lake.quality.gate import EVENT_DATE, evaluate_dataset, run_gate
 from retail_lake.quality.resolve import GateContext, resolve
 from retail_lake.quality.row_checks import FAILED_RULES, event_key_for, split_rows, violation, with_helper_columns
-from retail_lake.quality.rules import parse_rules, rules_for
+from retail_lake.quality.rules import rules_for
 from tests.unit.batch.quality_lake import build_lake
 
 DEFECTS = {"duplicate": 10, "malformed_json": 6, "missing_required_field": 6, "wrong_type": 6,
@@ -59,86 +63,119 @@ def _events(df) -> int:
 
 # ------------------------------------------------------------------------------------------ defect classes
 
+# Where each class the generator injects is caught; every class has its test below, per dataset, against the
+# generator's own count (`report["defects_by_dataset"]`).
+CAUGHT_BY = {
+    "duplicate": "{dataset} uniqueness rule (event_id, pos_sales: line_id) before the curated dedupe",
+    "malformed_json": "stream contract: quarantine reason malformed_json",
+    "missing_required_field": "stream contract: quarantine reason missing_field",
+    "wrong_type": "stream contract: quarantine reason wrong_type",
+    "negative_quantity": "stream contract: quarantine reason invalid_value",
+    "unknown_extra_field": "stream contract: quarantine reason unknown_field",
+    "unknown_sku": "{dataset}.sku.known (row, error: quarantined between raw and curated)",
+    "late_event": "{dataset}.event_time.late (row, warning)",
+    "out_of_order": "{dataset}.event_time.in_order (row, warning), which late events also break",
+    "raw_card_number": "clickstream.search_query.no_card_number before the stream masks it",
+}
+STREAM_REASONS = {"malformed_json": "malformed_json", "missing_required_field": "missing_field",
+                  "wrong_type": "wrong_type", "negative_quantity": "invalid_value",
+                  "unknown_extra_field": "unknown_field"}
+_RECORD_TYPE_TEXT = re.compile(r"""record_type\W+(\w+)""")
+
+
+def _injected(lake, dataset: str, defect_class: str) -> int:
+    return lake.report["defects_by_dataset"][dataset][defect_class]
+
+
+def test_every_defect_class_of_the_generator_has_its_rule_and_every_dataset_gets_some(dirty):
+    lake, _ = dirty
+    assert set(CAUGHT_BY) == set(DEFECT_CLASSES)
+    by_dataset = lake.report["defects_by_dataset"]
+    assert set(by_dataset) == set(DATASETS)
+    assert {c: sum(counts[c] for counts in by_dataset.values()) for c in DEFECT_CLASSES} == DEFECTS
+    # the displaced classes land in every dataset at this size, so each dataset's arrival rules are exercised
+    assert all(counts["late_event"] and counts["out_of_order"] for counts in by_dataset.values())
+    # the generator's late threshold is the rules' one
+    for dataset in DATASETS:
+        assert _rule(dataset, f"{dataset}.event_time.late").params["min_lag_seconds"] * 1000 == LATE_THRESHOLD_MS
+
 
 def test_the_stream_contract_quarantines_the_classes_it_owns_exactly(dirty):
     lake, _ = dirty
     # malformed JSON, missing fields, wrong types, negative quantities and unknown fields never reach raw
     assert dict(Counter(q["reason"] for q in lake.quarantine)) == lake.report["expected"]["quarantined"]
-    assert lake.report["expected"]["quarantined"] == {"malformed_json": 6, "missing_field": 6, "wrong_type": 6,
-                                                      "invalid_value": 6, "unknown_field": 6}
+    dataset_of = {contract.record_type: contract.dataset for contract in BY_DATASET.values()}
+    found = Counter((dataset_of[_RECORD_TYPE_TEXT.search(q["payload"]).group(1)], q["reason"])
+                    for q in lake.quarantine)
+    for dataset in DATASETS:
+        for defect_class, reason in STREAM_REASONS.items():
+            assert found[dataset, reason] == _injected(lake, dataset, defect_class), (dataset, defect_class)
+    assert sum(found.values()) == len(lake.quarantine) == sum(DEFECTS[c] for c in STREAM_REASONS)
 
 
-def test_duplicates_break_event_id_uniqueness_in_raw_and_are_gone_in_curated(dirty):
+def _before_dedupe(lake, dataset: str):
+    """The dataset's rows as the curated step shapes them, without its dedupe (pos_sales: one row per line)."""
+    typed = curated.cast_to_contract(lake.raw[dataset], BY_DATASET[dataset])
+    return curated.explode_pos_lines(typed) if dataset == "pos_sales" else typed
+
+
+def test_duplicates_break_the_uniqueness_rule_of_their_dataset_exactly_and_are_gone_in_curated(dirty):
     lake, splits = dirty
-    # the raw rows of all datasets, keyed as the curated tables are (clickstream and inventory: event_id)
-    raw = pd.concat([lake.raw[d].select("event_id").toPandas() for d in DATASETS], ignore_index=True)
-    rule = parse_rules({"dataset": "clickstream", "rules": [
-        {"id": "clickstream.event_id.unique", "level": "error", "scope": "dataset", "type": "uniqueness",
-         "columns": ["event_id"]}]})[0]
-    (result,) = expectations.evaluate(raw, [resolve(rule, GateContext(dt.date(2026, 11, 3)))])
-    # each injected duplicate is a second copy of one clean event: both copies share the key
-    assert result.status == "failed" and result.failing_rows == 2 * lake.report["defects"]["duplicate"] == 20
     for dataset in DATASETS:
         (unique,) = [r for r in rules_for(dataset) if r.type == "uniqueness"]
-        (after,) = expectations.evaluate(splits[dataset].good.select(*unique.params["columns"]).toPandas(),
-                                         [resolve(unique, GateContext(dt.date(2026, 11, 3)))])
-        assert after.status == "passed" and after.failing_rows == 0, dataset
+        key = list(unique.params["columns"])
+        rows = _before_dedupe(lake, dataset).select(*dict.fromkeys(["event_id", *key])).cache()
+        context = GateContext(dt.date(2026, 11, 3))
+        (result,) = expectations.evaluate(rows.select(*key).toPandas(), [resolve(unique, context)])
+        repeated = rows.join(rows.groupBy(*key).count().where(F.col("count") > 1).drop("count"), key, "left_semi")
+        # every row of a repeated key fails; each injected copy repeats the keys of one event once
+        assert result.failing_rows == repeated.count(), dataset
+        assert _events(repeated) == _injected(lake, dataset, "duplicate") > 0, dataset
+        if dataset != "pos_sales":
+            assert result.failing_rows == 2 * _injected(lake, dataset, "duplicate")
+        # after the curated dedupe no key repeats
+        assert splits[dataset].good.groupBy(*key).count().where(F.col("count") > 1).count() == 0, dataset
+        rows.unpersist()
 
 
-def test_unknown_skus_are_quarantined_by_the_referential_integrity_rules_exactly(dirty):
+def test_unknown_skus_are_quarantined_by_the_referential_integrity_rule_of_their_dataset_exactly(dirty):
     lake, splits = dirty
-    by_rule = Counter()
     for dataset, split in splits.items():
         counts = split.counts()
-        by_rule.update(counts["quarantined_by_rule"])
+        injected = _injected(lake, dataset, "unknown_sku")
+        # the only events quarantined between raw and curated are the unknown SKUs, by their dataset's rule
+        assert counts["quarantined_by_rule"] == ({f"{dataset}.sku.known": injected} if injected else {}), dataset
+        assert counts["events_quarantined"] == injected
         # every event is in exactly one place: curated or quarantine
         total = _events(split.flagged)
         assert _events(split.good) + counts["events_quarantined"] == total, dataset
         assert split.good.join(split.bad.select("event_id"), "event_id", "left_semi").count() == 0
         assert set(split.bad.columns) == set(split.good.columns) | {FAILED_RULES, "quality_reason"}
-    assert dict(by_rule) == {"pos_sales.sku.known": by_rule["pos_sales.sku.known"],
-                             "clickstream.sku.known": by_rule["clickstream.sku.known"]}
-    assert sum(by_rule.values()) == lake.report["expected"]["unknown_skus"] == 12
+    assert _injected(lake, "pos_sales", "unknown_sku") > 0 and _injected(lake, "clickstream", "unknown_sku") > 0
     bad_pos = splits["pos_sales"].bad
     assert {tuple(r[FAILED_RULES]) for r in bad_pos.select(FAILED_RULES).collect()} == {("pos_sales.sku.known",)}
 
 
-def _lagging_events(splits, suffix: str) -> tuple[int, int]:
-    """(events failing the rule by the Spark predicate, rows failing it in Great Expectations)."""
-    events = rows = 0
-    for dataset, split in splits.items():
-        rule = _rule(dataset, f"{dataset}.event_time.{suffix}")
-        prepared = with_helper_columns(split.good, [rule])
-        events += _events(prepared.where(violation(rule)))
-        (result,) = evaluate_dataset(None, split.good, (rule,), GateContext(dt.date(2026, 11, 3)),
-                                     engine=expectations.ENGINE)
-        assert result.failing_rows == prepared.where(violation(rule)).count(), rule.id
-        rows += result.failing_rows
-    return events, rows
+def _lagging(split, rule) -> set[str]:
+    """Event ids failing `rule` on the dataset's curated rows (every event date), by the Spark predicate; Great
+    Expectations, as the gate runs it, must count the same rows."""
+    prepared = with_helper_columns(split.good, [rule])
+    failing = prepared.where(violation(rule))
+    (result,) = evaluate_dataset(None, split.good, (rule,), GateContext(dt.date(2026, 11, 3)),
+                                 engine=expectations.ENGINE)
+    assert result.failing_rows == failing.count(), rule.id
+    return {r["event_id"] for r in failing.select("event_id").distinct().collect()}
 
 
-def test_late_events_are_caught_by_the_late_arrival_rules_exactly(dirty):
+def test_late_and_out_of_order_events_are_caught_by_the_arrival_rules_of_their_dataset_exactly(dirty):
     lake, splits = dirty
-    events, _ = _lagging_events(splits, "late")
-    assert events == lake.report["expected"]["late_events"] == 10
-
-
-def test_out_of_order_events_are_caught_where_their_dataset_shows_them(dirty):
-    lake, splits = dirty
-    events, _ = _lagging_events(splits, "in_order")
-    late, out_of_order = lake.report["expected"]["late_events"], lake.report["expected"]["out_of_order"]
-    # the generator moves an event behind the next few events of the whole stream; a dataset's rule sees it
-    # only when one of those is of the same dataset. An independent count of that view:
-    visible = 0
     for dataset, split in splits.items():
-        rows = sorted(split.good.select("event_id", "event_time", "ingest_arrival_time", "ingest_sequence_number")
-                      .distinct().collect(), key=lambda r: (r[2], len(r[3]), r[3]))
-        newest = None
-        for row in rows:
-            visible += newest is not None and row["event_time"] < newest
-            newest = row["event_time"] if newest is None else max(newest, row["event_time"])
-    assert events == visible
-    assert late < events <= late + out_of_order
+        late = _lagging(split, _rule(dataset, f"{dataset}.event_time.late"))
+        behind = _lagging(split, _rule(dataset, f"{dataset}.event_time.in_order"))
+        assert len(late) == _injected(lake, dataset, "late_event") > 0, dataset
+        # a late event also arrived out of order: the in-order rule catches both classes, nothing else
+        assert late <= behind, dataset
+        assert len(behind - late) == _injected(lake, dataset, "out_of_order") > 0, dataset
 
 
 def test_card_numbers_in_search_text_break_the_pattern_rule_before_masking_and_never_after(dirty):
@@ -148,7 +185,8 @@ def test_card_numbers_in_search_text_break_the_pattern_rule_before_masking_and_n
              '"search_query"' in line]
     before = pd.DataFrame({"search_query": [event.get("search_query") for event in typed]})
     (found,) = expectations.evaluate(before, [resolve(rule, GateContext(dt.date(2026, 11, 3)))])
-    assert found.failing_rows == lake.report["expected"]["card_numbers_in_free_text"] == 8
+    assert found.failing_rows == _injected(lake, "clickstream", "raw_card_number") == DEFECTS["raw_card_number"]
+    assert lake.report["expected"]["card_numbers_in_free_text"] == DEFECTS["raw_card_number"]
     (after,) = expectations.evaluate(splits["clickstream"].good.select("search_query").toPandas(),
                                      [resolve(rule, GateContext(dt.date(2026, 11, 3)))])
     assert after.status == "passed" and after.failing_rows == 0
@@ -168,6 +206,11 @@ def test_a_clean_lake_passes_every_rule(spark, clean, tmp_path):
         split = split_rows(clean.curated_rows(dataset), rules_for(dataset), event_key=event_key_for(dataset))
         assert split.counts()["events_quarantined"] == 0, dataset
         frames[dataset] = split.good
+        # every rule judged row by row (warnings included) passes on every event date of the dataset
+        row_rules = [r for r in rules_for(dataset) if r.row_judged]
+        failing = with_helper_columns(split.good, row_rules).agg(
+            *[F.sum(violation(r).cast("int")).alias(r.id) for r in row_rules], F.count(F.lit(1)).alias("rows")).first()
+        assert failing["rows"] > 0 and {r.id: failing[r.id] for r in row_rules} == {r.id: 0 for r in row_rules}
     _write_curated(frames, tmp_path)
     # the last day, judged against the two before it (and the few hours of the day before the first in stores
     # west of UTC, which the median of the trailing days leaves aside)
