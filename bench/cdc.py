@@ -5,11 +5,13 @@
   updates, deletes; about 8:1:1 updates:inserts:deletes, several changes per transaction) in CDC files of 10,000
   rows, in the DMS S3 target layout with `Op`, `commit_ts` and `change_seq`, written under a local raw folder.
 - timed: the SparkSession start (`startup_s`, not in the rate), then one run of `cdc_merge.py --tables customers`
-  (load + every change, state and history written). `changes_per_s` = (K + C) / its seconds. A second run over the
+  (load + every change; names, e-mail, phone and street pseudonymized with HMAC-SHA256 in Spark SQL; state and
+  history written; the key read from Secrets Manager, an in-process moto account here). `changes_per_s` = (K + C) / its seconds. A second run over the
   same files (nothing new after the watermark) is timed as `rerun_s`.
 - baseline in the same run: a naive single-threaded Python merge of the same files: pyarrow read, rows sorted by
   change sequence, applied one by one to a dict (state) and to per-key version lists (history), written with
-  pyarrow. Its `changes_per_s` is (K + C) / its seconds. Both results are checked equal.
+  pyarrow, personal columns pseudonymized with Python's `hmac`. Its `changes_per_s` is (K + C) / its seconds. Both
+  results are checked equal (row counts, and the pseudonyms of the final state).
 
 Run: `python -m bench.cdc --changes N [--keys K] [--json]`.
 """
@@ -37,10 +39,22 @@ import pyarrow.parquet as pq
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FILE_ROWS = 10_000
 SCHEMA = pa.schema([("Op", pa.string()), ("commit_ts", pa.timestamp("us", tz="UTC")), ("change_seq", pa.string()),
-                    ("customer_id", pa.string()), ("city", pa.string()), ("loyalty_tier", pa.string()),
-                    ("postal_code", pa.string())])
+                    ("customer_id", pa.string()), ("first_name", pa.string()), ("last_name", pa.string()),
+                    ("email", pa.string()), ("phone", pa.string()), ("street", pa.string()), ("city", pa.string()),
+                    ("postal_code", pa.string()), ("loyalty_tier", pa.string()),
+                    ("updated_at", pa.timestamp("us", tz="UTC"))])
 CITIES = ("Boston", "Denver", "Seattle", "Austin", "Miami", "Chicago", "New York", "Los Angeles")
 TIERS = ("none", "silver", "gold", "platinum")
+NAMES = ("Ann", "Ben", "Carla", "Dev", "Eva", "Lee", "Ng", "Silva", "Khan", "Meyer")
+BENCH_KEY = "bench-pseudonymization-key-0123456789"
+
+
+def _customer(rng: random.Random, key: str, clock: dt.datetime) -> tuple:
+    """The image of a customer row after a change: every declared column, personal ones in clear text."""
+    first, last = rng.choice(NAMES), rng.choice(NAMES)
+    return (key, first, last, f"{first}.{last}.{key}@example.com".lower(), f"+1{rng.randint(200, 999)}555"
+            f"{rng.randint(0, 9999):04d}", f"{rng.randint(1, 999)} Main St", rng.choice(CITIES),
+            f"{rng.randint(10000, 99999)}", rng.choice(TIERS), clock)
 
 
 def build_changes(keys: int, changes: int, seed: int, folder: Path) -> None:
@@ -48,7 +62,7 @@ def build_changes(keys: int, changes: int, seed: int, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     start = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
     live = [f"C{n:08d}" for n in range(1, keys + 1)]
-    load = [("I", start, "", k, rng.choice(CITIES), rng.choice(TIERS), f"{rng.randint(10000, 99999)}") for k in live]
+    load = [("I", start, "", *_customer(rng, k, start)) for k in live]
     pq.write_table(pa.Table.from_pylist([dict(zip(SCHEMA.names, r)) for r in load], SCHEMA),
                    folder / "LOAD00000001.parquet")
     next_key, lsn, rows, clock = keys + 1, 1_000_000, [], start
@@ -62,13 +76,12 @@ def build_changes(keys: int, changes: int, seed: int, folder: Path) -> None:
                 key = f"C{next_key:08d}"
                 next_key += 1
                 live.append(key)
-                rows.append(("I", clock, seq, key, rng.choice(CITIES), rng.choice(TIERS), "10001"))
+                rows.append(("I", clock, seq, *_customer(rng, key, clock)))
             elif kind == "U":
-                rows.append(("U", clock, seq, rng.choice(live), rng.choice(CITIES), rng.choice(TIERS),
-                             f"{rng.randint(10000, 99999)}"))
+                rows.append(("U", clock, seq, *_customer(rng, rng.choice(live), clock)))
             else:
                 key = live.pop(rng.randrange(len(live)))
-                rows.append(("D", clock, seq, key, None, None, None))
+                rows.append(("D", clock, seq, key, *([None] * (len(SCHEMA) - 4))))
     for n, first in enumerate(range(0, len(rows), FILE_ROWS)):
         chunk = rows[first:first + FILE_ROWS]
         name = f"{chunk[0][1]:%Y%m%d-%H%M%S}{n:03d}.parquet"
@@ -76,14 +89,18 @@ def build_changes(keys: int, changes: int, seed: int, folder: Path) -> None:
 
 
 def naive_merge(folder: Path, out: Path) -> tuple[int, int]:
-    """Row-by-row Python merge: returns (state rows, history rows)."""
+    """Row-by-row Python merge, personal columns pseudonymized with `hmac`: returns (state rows, history rows)."""
+    from retail_lake.privacy.pseudonymize import Pseudonymizer
+    from retail_lake.sources.operational_db.tables import table
+
+    pseudonymizer, personal = Pseudonymizer(BENCH_KEY.encode()), table("customers").personal_columns
     rows = []
     for path in sorted(folder.glob("*.parquet")):
         rows += pq.read_table(path).to_pylist()
     rows.sort(key=lambda r: r["change_seq"] or "0" * 35)
     state: dict[str, dict[str, Any]] = {}
     history: dict[str, list[dict[str, Any]]] = {}
-    columns = ("customer_id", "city", "loyalty_tier", "postal_code")
+    columns = SCHEMA.names[3:]
     for row in rows:
         key, ts = row["customer_id"], row["commit_ts"]
         versions = history.setdefault(key, [])
@@ -95,7 +112,8 @@ def naive_merge(folder: Path, out: Path) -> tuple[int, int]:
         if row["Op"] == "D":
             state.pop(key, None)
             continue
-        image = {c: row[c] for c in columns}
+        image = {c: pseudonymizer.of_kind(personal[c], row[c]) if c in personal and row[c] is not None else row[c]
+                 for c in columns}
         state[key] = image
         versions.append({**image, "valid_from": ts, "valid_to": None})
     out.mkdir(parents=True, exist_ok=True)
@@ -105,9 +123,9 @@ def naive_merge(folder: Path, out: Path) -> tuple[int, int]:
     return len(state), len(flat)
 
 
-def run_merge_script(raw: Path, curated: Path) -> None:
-    argv = [str(REPO_ROOT / "glue_jobs" / "cdc_merge.py"), "--JOB_NAME", "bench-cdc-merge", "--raw_path", str(raw),
-            "--curated_path", str(curated), "--tables", "customers"]
+def run_merge_script(raw: Path, curated: Path, secret_arn: str) -> None:
+    argv = [str(REPO_ROOT / "glue_jobs" / "cdc_merge.py"), "--JOB_NAME", "bench-cdc-merge", "--changes_path", str(raw),
+            "--curated_path", str(curated), "--pseudonymization_secret_id", secret_arn, "--tables", "customers"]
     saved = sys.argv
     sys.argv = argv
     try:
@@ -117,10 +135,32 @@ def run_merge_script(raw: Path, curated: Path) -> None:
         sys.argv = saved
 
 
+@contextlib.contextmanager
+def pseudonymization_secret() -> Any:
+    """The merge reads its key from Secrets Manager: an in-process moto account holds it (no network)."""
+    import boto3
+    from moto import mock_aws
+
+    env = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+    saved = {k: os.environ.get(k) for k in [*env, "AWS_ENDPOINT_URL"]}
+    os.environ.update(env)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    try:
+        with mock_aws():
+            yield boto3.client("secretsmanager").create_secret(Name="bench/pseudonymization",
+                                                               SecretString=BENCH_KEY)["ARN"]
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def run(keys: int, changes: int, seed: int, driver_memory: str, baseline: bool) -> dict[str, Any]:
     from retail_lake.twin.executors.glue_jobs import new_local_spark_session
 
-    with tempfile.TemporaryDirectory(prefix="bench-cdc-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-cdc-") as tmp, pseudonymization_secret() as secret_arn:
         work = Path(tmp)
         build_changes(keys, changes, seed, work / "raw" / "customers")
         total = keys + changes
@@ -128,10 +168,10 @@ def run(keys: int, changes: int, seed: int, driver_memory: str, baseline: bool) 
         spark = new_local_spark_session("bench-cdc", **{"spark.driver.memory": driver_memory})
         startup = time.perf_counter() - t0
         t0 = time.perf_counter()
-        run_merge_script(work / "raw", work / "curated")
+        run_merge_script(work / "raw", work / "curated", secret_arn)
         merge_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        run_merge_script(work / "raw", work / "curated")
+        run_merge_script(work / "raw", work / "curated", secret_arn)
         rerun_s = time.perf_counter() - t0
         state_rows = spark.read.parquet(str(work / "curated" / "customers")).count()
         history_rows = spark.read.parquet(str(work / "curated" / "customers_history")).count()
@@ -149,6 +189,12 @@ def run(keys: int, changes: int, seed: int, driver_memory: str, baseline: bool) 
                                   "state_rows": naive_state, "history_rows": naive_history}
             if (naive_state, naive_history) != (state_rows, history_rows):
                 raise AssertionError(f"the merge and the baseline disagree: {result}")
+            merged = sorted((r.customer_id, r.email, r.street) for r in spark.read.parquet(
+                str(work / "curated" / "customers")).select("customer_id", "email", "street").collect())
+            naive = sorted((r["customer_id"], r["email"], r["street"]) for r in pq.read_table(
+                work / "naive" / "state.parquet", columns=["customer_id", "email", "street"]).to_pylist())
+            if merged != naive:
+                raise AssertionError("the merge's pseudonyms differ from Python's hmac of the same values")
         spark.stop()
     return result
 

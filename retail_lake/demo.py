@@ -41,7 +41,7 @@ class DemoOptions:
     synth: bool = False
     stage: str = STAGE
     batch: bool = True
-    database: bool = True  # the operational store: PostgreSQL -> DMS -> raw -> CDC merge -> curated
+    database: bool = True  # the operational store: PostgreSQL -> DMS -> CDC landing -> CDC merge -> curated
     emr: bool = True  # after the Glue jobs, the EMR Serverless steps (segments, affinity, forecast)
     report: Path = REPO_ROOT / "demo-output" / "report.html"  # the HTML report after the batch layer
 

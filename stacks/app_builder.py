@@ -84,13 +84,16 @@ def build_app(
         env=env,
         description=f"retail-lake {config.stage}: Glue jobs raw -> curated -> analytics, their databases and code",
     )
-    add_cdc_merge_job(batch.batch, job_name_prefix(config.project_name, config.stage),
-                      ingestion.ingestion.pseudonymization_secret, ingestion.ingestion.ingestion_key)
+    cdc_merge = add_cdc_merge_job(batch.batch, job_name_prefix(config.project_name, config.stage),
+                                  ingestion.ingestion.pseudonymization_secret, ingestion.ingestion.ingestion_key,
+                                  config=config)
     SourcesStack(
         app,
         config.stack_name("Sources"),
         config=config,
         storage=storage.storage,
+        cdc_landing=cdc_merge.landing,
+        curated_database_name=batch.batch.curated_database.ref,
         env=env,
         description=f"retail-lake {config.stage}: DMS CDC from the operational store, file drops, API poller",
     )

@@ -1,4 +1,4 @@
-"""Keyed pseudonymization of personal data (emails, phone numbers).
+"""Keyed pseudonymization of personal data (emails, phone numbers, names, street addresses).
 
 HMAC-SHA256 with a key held in Secrets Manager: the same input gives the same pseudonym across datasets
 (so joins still work) while nobody without the key can test a guessed address against the lake.
@@ -17,6 +17,9 @@ EMAIL_TEXT = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 # expression engine skip ahead to digits instead of testing a look-behind at every character).
 PHONE_TEXT = re.compile(r"\+?[0-9][0-9 ().\-]{6,18}[0-9]")
 _GLUE = re.compile(r"[\w-]")
+# Kinds of personal data and how each is normalized before the HMAC: `trim_lower` (surrounding whitespace removed,
+# lower case) or `digits` (every non-digit removed). Spark computes the same (`retail_lake.sources.cdc.merge`).
+PSEUDONYM_KINDS = {"email": "trim_lower", "phone": "digits", "name": "trim_lower", "street": "trim_lower"}
 
 
 class Pseudonymizer:
@@ -44,6 +47,19 @@ class Pseudonymizer:
     def phone(self, value: str) -> str:
         digits = _NON_DIGITS.sub("", value)
         return self._digest(b"phone", digits)
+
+    def name(self, value: str) -> str:
+        """A person's first or last name: case and surrounding blanks do not change the pseudonym."""
+        return self._digest(b"name", value.strip().lower())
+
+    def street(self, value: str) -> str:
+        return self._digest(b"street", value.strip().lower())
+
+    def of_kind(self, kind: str, value: str) -> str:
+        """The pseudonym of `value` as personal data of `kind` (email, phone, name, street)."""
+        if kind not in PSEUDONYM_KINDS:
+            raise ValueError(f"no pseudonym kind {kind!r}; known: {', '.join(PSEUDONYM_KINDS)}")
+        return getattr(self, kind)(value)
 
     def scrub_text(self, text: str) -> str:
         """Replace emails and phone numbers found in free text (quarantined payloads) with pseudonyms."""

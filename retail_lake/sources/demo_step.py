@@ -1,6 +1,8 @@
 """The demo's database-source phase on the twin: a real PostgreSQL on 127.0.0.1 seeded with the operational store,
-a DMS task started through boto3 (full load, then CDC through logical decoding into raw), a burst of changes, the
-CDC merge Glue job, and a check that curated equals the database's current state, row for row."""
+a DMS task started through boto3 (full load, then CDC through logical decoding into the restricted CDC landing
+bucket), a burst of changes, the
+CDC merge Glue job, a check that curated equals the database's current state, row for row, and a search of every
+object of the shared zones for the database's personal values in clear text (there must be none)."""
 
 from __future__ import annotations
 
@@ -18,27 +20,30 @@ def run_database_source(twin: Any, stage: str, console: Console, *, changes: int
     """Returns `{"database": {...}}`; `database.equal` is False (and `problems` says why) when curated differs."""
     import psycopg
 
+    from retail_lake.sources.cdc.layout import schema_prefix
+    from retail_lake.sources.cdc.privacy_audit import find_clear_text, personal_values
     from retail_lake.sources.cdc.reconcile import compare_all, twin_pseudonymizer
-    from retail_lake.sources.cdc.replication_task import create_replication_task
+    from retail_lake.sources.cdc.replication_task import create_replication_task, landing_target
     from retail_lake.sources.operational_db import workload
+    from retail_lake.sources.operational_db.tables import SCHEMA
     from retail_lake.twin.postgres import LocalPostgres
 
     started = time.perf_counter()
-    storage = twin.outputs[f"RetailLake-{stage}-Storage"]
-    merge_job = twin.outputs[f"RetailLake-{stage}-Batch"]["CdcMergeJobName"]
+    storage, batch = twin.outputs[f"RetailLake-{stage}-Storage"], twin.outputs[f"RetailLake-{stage}-Batch"]
+    merge_job = batch["CdcMergeJobName"]
     with LocalPostgres() as pg, psycopg.connect(pg.dsn, autocommit=True) as conn:
         workload.create_schema(conn)
         seeded = workload.seed(conn, workload.Scale(), seed=seed)
         console.print(f"[bold]database[/] PostgreSQL on 127.0.0.1:{pg.port} seeded: "
                       + ", ".join(f"{t} {n:,}" for t, n in seeded.items()))
         dms, executor = twin.client("dms"), twin.executor("dms", poll_interval=0.2)
-        task = create_replication_task(dms, twin.client("secretsmanager"), raw_bucket=storage["RawBucketName"],
-                                       lake_key_arn=storage["DataLakeKeyArn"], connection=pg.connection_info(),
-                                       name=f"retail-lake-{stage}")
+        task = create_replication_task(dms, twin.client("secretsmanager"), **landing_target(batch),
+                                       connection=pg.connection_info(), name=f"retail-lake-{stage}")
         dms.start_replication_task(ReplicationTaskArn=task, StartReplicationTaskType="start-replication")
         try:
             executor.wait_caught_up(task, timeout=120)
-            console.print("[bold]dms[/] full load written to raw dms/retail/<table>/LOAD00000001.parquet")
+            console.print("[bold]dms[/] full load written to the restricted CDC landing bucket "
+                          "dms/retail/<table>/LOAD00000001.parquet")
             t0 = time.perf_counter()
             applied = workload.apply_changes(conn, changes, seed=seed + 1)
             executor.wait_caught_up(task, timeout=120)
@@ -58,9 +63,17 @@ def run_database_source(twin: Any, stage: str, console: Console, *, changes: int
                 twin.client("secretsmanager"), twin.outputs[f"RetailLake-{stage}-Ingestion"]["PseudonymizationSecretArn"])
             comparisons = compare_all(conn, twin.client("s3"), storage["CuratedBucketName"], "operational/",
                                       pseudonymizer)
+            t0 = time.perf_counter()
+            values = personal_values(twin.client("s3"), batch["CdcLandingBucketName"], schema_prefix(SCHEMA), conn)
+            shared = [storage[f"{zone}BucketName"] for zone in ("Raw", "Curated", "Quarantine", "Analytics")]
+            leaks = find_clear_text(twin.client("s3"), shared, values)
+            console.print(f"[bold]privacy[/] {len(values):,} personal values of the database (e-mails, phones, streets, "
+                          f"names) searched for in every object of raw, curated, quarantine and analytics: "
+                          f"{len(leaks)} found in clear text ({time.perf_counter() - t0:.1f}s)",
+                          style="red" if leaks else None)
         finally:
             dms.stop_replication_task(ReplicationTaskArn=task)
-    table = Table(title="Curated = the operational store, row for row (e-mails and phones as pseudonyms)")
+    table = Table(title="Curated = the operational store, row for row (names, e-mails, phones, streets as pseudonyms)")
     for column in ("table", "database rows", "curated rows", "only in db", "only in curated"):
         table.add_column(column, justify="right" if column != "table" else "left")
     for c in comparisons:
@@ -70,5 +83,8 @@ def run_database_source(twin: Any, stage: str, console: Console, *, changes: int
     equal = all(c.equal for c in comparisons)
     problems = [f"curated {c.table} differs from the database (e.g. only in db: {c.only_in_database[:1]}, only in "
                 f"curated: {c.only_in_curated[:1]})" for c in comparisons if not c.equal]
-    return {"database": {"equal": equal, "changes": changes, "seconds": round(time.perf_counter() - started, 1),
-                         "tables": {c.table: c.database_rows for c in comparisons}, "problems": problems}}
+    problems += [f"clear-text {f.kind} of the database in s3://{f.bucket}/{f.key} ({f.where})" for f in leaks[:20]]
+    return {"database": {"equal": equal and not leaks, "changes": changes,
+                         "seconds": round(time.perf_counter() - started, 1),
+                         "tables": {c.table: c.database_rows for c in comparisons},
+                         "clear_text_personal_values": len(leaks), "problems": problems}}

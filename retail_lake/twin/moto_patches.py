@@ -53,6 +53,33 @@ def install(account_id: str) -> None:
 
     _replace(FakeBucket, "get_permission", get_permission)
 
+    # moto accepts a log target's bucket policy only when a logging-service statement's Resource is one string; the
+    # CDK grants several source buckets' log prefixes in one statement (a list of Resources), which AWS accepts.
+    original_log_check = FakeBucket.__dict__["_log_permissions_enabled_policy"].__func__
+
+    def log_permissions_enabled_policy(target_bucket: Any, target_prefix: str | None) -> bool:
+        if target_bucket.policy:
+            document = json.loads(target_bucket.policy.decode())
+            statements = document.get("Statement", [])
+            split = [{**statement, "Resource": resource} for statement in
+                     (statements if isinstance(statements, list) else [statements])
+                     for resource in (statement.get("Resource") if isinstance(statement.get("Resource"), list)
+                                      else [statement.get("Resource")])]
+            target_bucket = _PolicyView(target_bucket, json.dumps({**document, "Statement": split}).encode())
+        return original_log_check(target_bucket, target_prefix)
+
+    _replace(FakeBucket, "_log_permissions_enabled_policy", staticmethod(log_permissions_enabled_policy))
+
+
+class _PolicyView:
+    """A bucket seen with another policy document (for moto's log-target permission check)."""
+
+    def __init__(self, bucket: Any, policy: bytes) -> None:
+        self._bucket, self.policy = bucket, policy
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._bucket, name)
+
 
 def uninstall() -> None:
     for (owner, name), original in _originals.items():

@@ -1,9 +1,10 @@
-"""DMS change data capture from the operational PostgreSQL store into the raw zone (optional per stage).
+"""DMS change data capture from the operational PostgreSQL store into the lake (optional per stage).
 
 A replication instance in private subnets (no public address; S3 through a gateway endpoint, Secrets Manager
 through an interface endpoint), a PostgreSQL source endpoint whose credentials DMS reads from Secrets Manager,
-an S3 target endpoint writing Parquet to `s3://<raw>/dms/<schema>/<table>/` with the operation column and the
-commit timestamp (`retail_lake.sources.cdc.layout`), and a full-load-and-CDC task whose table mappings are the
+an S3 target endpoint writing Parquet to `s3://<cdc landing>/dms/<schema>/<table>/` with the operation column and
+the commit timestamp (`retail_lake.sources.cdc.layout`): the restricted landing bucket of `cdc_landing.py`, since
+the rows hold personal data in clear text (the merge job pseudonymizes it on the way to curated), and a full-load-and-CDC task whose table mappings are the
 file `retail_lake/sources/cdc/table_mappings.json`. KMS everywhere; an alarm on CDC latency and an EventBridge rule
 that sends task failures to the alarm topic.
 
@@ -30,9 +31,9 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from retail_lake.sources.cdc import layout
-from stacks.nag import acknowledge, objects_wildcard_finding
+from stacks.nag import acknowledge
+from stacks.sources.cdc_landing import CdcLanding
 from stacks.sources.sources_config import DmsConfig
-from stacks.storage.data_lake_storage import DataLakeStorage
 
 TASK_SETTINGS = {
     "TargetMetadata": {"SupportLobs": True, "LimitedSizeLobMode": True, "LobMaxSize": 32},
@@ -49,7 +50,7 @@ class DatabaseReplication(Construct):
     `task`, `cdc_latency_alarm`, `task_failure_rule`."""
 
     def __init__(self, scope: Construct, construct_id: str, *, dms_config: DmsConfig, name_prefix: str,
-                 storage: DataLakeStorage, key: kms.IKey, alarm_topic: sns.ITopic, removal: RemovalPolicy) -> None:
+                 landing: CdcLanding, key: kms.IKey, alarm_topic: sns.ITopic, removal: RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.vpc = ec2.Vpc(
@@ -97,22 +98,6 @@ class DatabaseReplication(Construct):
                                 description="DMS reads the source database credentials")
         self.source_secret.grant_read(secrets_role)
 
-        target_role = iam.Role(self, "S3TargetRole", assumed_by=iam.ServicePrincipal("dms.amazonaws.com"),
-                               description="DMS writes change files under raw dms/")
-        target_role.add_to_policy(iam.PolicyStatement(
-            sid="WriteChangeFiles", actions=["s3:PutObject", "s3:DeleteObject", "s3:PutObjectTagging"],
-            resources=[storage.raw_bucket.arn_for_objects(f"{layout.BUCKET_FOLDER}/*")]))
-        target_role.add_to_policy(iam.PolicyStatement(
-            sid="ListTargetFolder", actions=["s3:ListBucket"], resources=[storage.raw_bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{layout.BUCKET_FOLDER}/*"]}}))
-        target_role.add_to_policy(iam.PolicyStatement(
-            sid="EncryptChangeFiles", actions=["kms:GenerateDataKey", "kms:Decrypt"],
-            resources=[storage.data_lake_key.key_arn]))
-        acknowledge(target_role, objects_wildcard_finding(target_role, storage.raw_bucket).replace(
-            "/*]", f"/{layout.BUCKET_FOLDER}/*]"),
-            "DMS names the change files itself (schema/table/LOAD and timestamped CDC files); the role writes only "
-            "under the dms/ folder of the raw bucket.")
-
         subnet_group = dms.CfnReplicationSubnetGroup(
             self, "SubnetGroup", replication_subnet_group_description="private subnets of the replication VPC",
             subnet_ids=self.vpc.select_subnets(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED).subnet_ids,
@@ -139,11 +124,12 @@ class DatabaseReplication(Construct):
                 heartbeat_enable=True, heartbeat_frequency=5,
             ),
         )
-        s3_settings = layout.s3_target_settings(storage.raw_bucket.bucket_name, storage.data_lake_key.key_arn,
-                                                target_role.role_arn)
+        # clear-text change rows land in the restricted CDC landing bucket, never in the lake's shared zones
+        s3_settings = layout.s3_target_settings(landing.bucket.bucket_name, landing.key.key_arn,
+                                                landing.writer_role.role_arn)
         self.target_endpoint = dms.CfnEndpoint(
-            self, "RawZoneEndpoint", endpoint_type="target", engine_name="s3",
-            endpoint_identifier=f"{name_prefix}-raw-zone", kms_key_id=key.key_arn,
+            self, "CdcLandingEndpoint", endpoint_type="target", engine_name="s3",
+            endpoint_identifier=f"{name_prefix}-cdc-landing", kms_key_id=key.key_arn,
             s3_settings=dms.CfnEndpoint.S3SettingsProperty(**_snake(s3_settings)),
         )
         self.task = dms.CfnReplicationTask(
@@ -159,7 +145,7 @@ class DatabaseReplication(Construct):
                       "ReplicationTaskIdentifier": f"{name_prefix}-operational-db-cdc"}
         self.cdc_latency_alarm = cloudwatch.Alarm(
             self, "CdcLatencyAlarm",
-            alarm_description="Changes of the operational store reach the raw zone late (DMS CDCLatencyTarget)",
+            alarm_description="Changes of the operational store reach the CDC landing bucket late (DMS CDCLatencyTarget)",
             metric=cloudwatch.Metric(namespace="AWS/DMS", metric_name="CDCLatencyTarget", dimensions_map=dimensions,
                                      statistic=cloudwatch.Stats.MAXIMUM, period=Duration.minutes(5)),
             threshold=dms_config.cdc_latency_alarm_seconds, evaluation_periods=3, datapoints_to_alarm=2,

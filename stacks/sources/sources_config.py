@@ -5,8 +5,14 @@
               "source_host": "orders-db.internal.example.com", "source_port": 5432, "source_database": "retail",
               "cdc_latency_alarm_seconds": 300},
       "api_poll_schedule": "rate(1 hour)",
-      "api_base_url": "https://api.example.com"
+      "api_base_url": "https://api.example.com",
+      "cdc_landing_expiration_days": 5,
+      "cdc_merge_schedule": "cron(15 * * * ? *)"
     }
+
+`cdc_landing_expiration_days`: how long DMS's clear-text change files stay in the restricted CDC landing bucket
+(1-14 days); the merge must run within that time, which the stage's `cdc_merge_schedule` (a Glue trigger, created
+when DMS is on) sees to.
 
 DMS costs money while its replication instance exists, so it is off unless a stage turns it on (dev leaves it off
 and runs the same task on the local twin).
@@ -41,6 +47,8 @@ class SourcesConfig:
     dms: DmsConfig = field(default_factory=DmsConfig)
     api_poll_schedule: str = "rate(1 hour)"
     api_base_url: str = "https://api.example.com"
+    cdc_landing_expiration_days: int = 5
+    cdc_merge_schedule: str = "cron(15 * * * ? *)"
 
 
 def parse_sources(section: Any) -> SourcesConfig:
@@ -82,5 +90,12 @@ def parse_sources(section: Any) -> SourcesConfig:
     base_url = section._get("api_base_url", defaults.api_base_url)
     if not isinstance(base_url, str) or not _URL.match(base_url):
         section.fail("sources.api_base_url", f"is {base_url!r}; must be an https:// URL")
+    expiration = section.integer("cdc_landing_expiration_days", minimum=1, maximum=14, optional=True) \
+        or defaults.cdc_landing_expiration_days
+    merge_schedule = section._get("cdc_merge_schedule", defaults.cdc_merge_schedule)
+    if not isinstance(merge_schedule, str) or not merge_schedule.startswith("cron(") or not _SCHEDULE.match(merge_schedule):
+        section.fail("sources.cdc_merge_schedule", f"is {merge_schedule!r}; must be a Glue trigger cron expression "
+                                                   "such as cron(15 * * * ? *)")
     section.done()
-    return SourcesConfig(dms=dms, api_poll_schedule=schedule, api_base_url=base_url)
+    return SourcesConfig(dms=dms, api_poll_schedule=schedule, api_base_url=base_url,
+                         cdc_landing_expiration_days=expiration, cdc_merge_schedule=merge_schedule)

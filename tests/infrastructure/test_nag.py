@@ -63,12 +63,14 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         _objects("AnalyticsBucket218960F6Arn95EA3A2A", "quality_results/*"),
         _objects("AnalyticsBucket218960F6Arn95EA3A2A", "quality_reports/*"),
     },
-    # the CDC merge: reads the DMS change files, rewrites curated operational/
+    # the CDC merge: reads the DMS change files in the restricted CDC landing bucket, rewrites curated operational/
     "BatchProcessing/CdcMergeRole": {
         "AwsSolutions-IAM5[Resource::*]", _GLUE_LOGS, *_glue_code_objects("cdc-merge"),
-        _objects("RawBucket881B694BArn15CBD933", "dms/retail/*"),
+        "AwsSolutions-IAM5[Resource::<CdcLandingBucket9A455BD2.Arn>/dms/retail/*]",
         _objects("CuratedBucketFF1C9EA8ArnDC7C5773", "operational/*"),
     },
+    # DMS's S3 target role (in every stage: the twin's DMS task writes with it too)
+    "CdcLanding/WriterRole": {"AwsSolutions-IAM5[Resource::<CdcLandingBucket9A455BD2.Arn>/dms/*]"},
     # sources: file drops, API poller (the DMS resources are in SOURCES_DMS_ACKNOWLEDGEMENTS, stages with DMS on)
     "FileDrops/FileDropFunction": {"AwsSolutions-L1"},
     "FileDrops/FileDropFunctionRole": {
@@ -138,7 +140,6 @@ STAGE_ACKNOWLEDGEMENTS = {
     "prod": {
         "DatabaseReplication/ReplicationVpc/SecretsManagerEndpoint": {"AwsSolutions-EC23"},
         "DatabaseReplication/SourceDatabaseSecret": {"AwsSolutions-SMG4"},
-        "DatabaseReplication/S3TargetRole": {_objects("RawBucket881B694BArn15CBD933", "dms/*")},
         # serving (Redshift Serverless, SageMaker notebooks): whole analytics tables and the analytics database
         "Redshift/SpectrumRole": {
             _objects("AnalyticsBucket218960F6Arn95EA3A2A", "*"), _ANALYTICS_GLUE_TABLES,

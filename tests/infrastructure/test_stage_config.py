@@ -86,3 +86,19 @@ def test_unknown_stage_lists_the_defined_ones() -> None:
     with pytest.raises(StageConfigError, match=re.escape("stage 'qa' is not defined in cdk.json context 'stages'; "
                                                          "defined stages: dev, prod")):
         load_stage_config(STAGES, "qa")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"sources__cdc_landing_expiration_days": 30},
+         "'stages.dev.sources.cdc_landing_expiration_days' is 30; must be an integer between 1 and 14"),
+        ({"sources__cdc_merge_schedule": "rate(1 hour)"},
+         "'stages.dev.sources.cdc_merge_schedule' is 'rate(1 hour)'; must be a Glue trigger cron expression"),
+    ],
+)
+def test_cdc_landing_settings_are_validated(changes: dict, message: str) -> None:
+    with pytest.raises(StageConfigError, match=re.escape(message)):
+        parse_stage_config("dev", _dev(**changes))
+    defaults = parse_stage_config("dev", _dev()).sources
+    assert defaults.cdc_landing_expiration_days == 5 and defaults.cdc_merge_schedule.startswith("cron(")

@@ -1,6 +1,8 @@
 """The operational store end to end on the twin: a real PostgreSQL on 127.0.0.1, DMS started through boto3
-(full load, then CDC through logical decoding into the twin's S3 in DMS's layout), and the CDC merge Glue job of the
-dev cloud assembly on local Spark. Curated must equal the database row for row after every merge."""
+(full load, then CDC through logical decoding into the restricted CDC landing bucket in DMS's layout), and the CDC
+merge Glue job of the dev cloud assembly on local Spark. Curated must equal the database row for row after every
+merge (personal columns compared by their pseudonyms), and no clear-text personal value of the database may appear
+in any object of the lake's shared zones."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ import pytest
 
 from retail_lake.sources.cdc import layout
 from retail_lake.sources.cdc.reconcile import compare_all, read_prefix, twin_pseudonymizer
-from retail_lake.sources.cdc.replication_task import create_replication_task
+from retail_lake.sources.cdc.privacy_audit import find_clear_text, personal_values
+from retail_lake.sources.cdc.replication_task import create_replication_task, landing_target
 from retail_lake.sources.operational_db import workload
 from retail_lake.sources.operational_db.tables import SCHEMA, TABLES
 from retail_lake.twin import Twin
@@ -34,6 +37,7 @@ class Source:
         self.s3 = twin.client("s3")
         self.raw = twin.outputs[STORAGE]["RawBucketName"]
         self.curated = twin.outputs[STORAGE]["CuratedBucketName"]
+        self.landing = twin.outputs[BATCH]["CdcLandingBucketName"]
         self.job = twin.outputs[BATCH]["CdcMergeJobName"]
         self.pseudonymizer = twin_pseudonymizer(twin.client("secretsmanager"),
                                                 twin.outputs[INGESTION]["PseudonymizationSecretArn"])
@@ -68,12 +72,10 @@ def source(dev_assembly) -> Iterator[Source]:
         workload.create_schema(conn)
         workload.seed(conn, workload.Scale(stores=4, customers=40, products=30, orders=40), seed=5)
         deployment = twin.deploy(dev_assembly)
-        storage = twin.outputs[STORAGE]
         twin.executor("dms", poll_interval=0.2)
         task_arn = create_replication_task(
-            twin.client("dms"), twin.client("secretsmanager"), raw_bucket=storage["RawBucketName"],
-            lake_key_arn=storage["DataLakeKeyArn"], connection=pg.connection_info(),
-            name="retail-lake-test")
+            twin.client("dms"), twin.client("secretsmanager"), **landing_target(twin.outputs[BATCH]),
+            connection=pg.connection_info(), name="retail-lake-test")
         twin.client("dms").start_replication_task(ReplicationTaskArn=task_arn,
                                                   StartReplicationTaskType="start-replication")
         src = Source(twin, pg, conn, task_arn)
@@ -90,17 +92,21 @@ def test_the_sources_stack_deploys_with_nothing_skipped(source: Source) -> None:
 
 
 def test_full_load_and_changes_land_in_the_dms_layout_and_merge_to_the_database_state(source: Source) -> None:
-    loads = source.keys(source.raw, f"{layout.BUCKET_FOLDER}/{SCHEMA}/")
+    loads = source.keys(source.landing, f"{layout.BUCKET_FOLDER}/{SCHEMA}/")
     assert {f"dms/retail/{t.name}/LOAD00000001.parquet" for t in TABLES} <= set(loads)
+    assert not source.keys(source.raw, f"{layout.BUCKET_FOLDER}/")  # nothing of DMS's output in the raw zone
     workload.apply_changes(source.conn, 250, seed=11)
     source.caught_up()
-    files = source.keys(source.raw, f"{layout.BUCKET_FOLDER}/{SCHEMA}/")
+    files = source.keys(source.landing, f"{layout.BUCKET_FOLDER}/{SCHEMA}/")
     cdc = [k for k in files if not k.rsplit("/", 1)[1].startswith("LOAD")]
     assert cdc and all(re.fullmatch(r"dms/retail/\w+/\d{8}-\d{9}\.parquet", k) for k in cdc)
-    sample = pq.read_table(io.BytesIO(source.s3.get_object(Bucket=source.raw, Key=sorted(cdc)[0])["Body"].read()))
+    first = source.s3.get_object(Bucket=source.landing, Key=sorted(cdc)[0])
+    assert first["ServerSideEncryption"] == "aws:kms"
+    assert first["SSEKMSKeyId"].endswith(source.twin.outputs[BATCH]["CdcLandingKeyArn"].rsplit("/", 1)[-1])
+    sample = pq.read_table(io.BytesIO(first["Body"].read()))
     assert sample.column_names[:3] == [layout.OP_COLUMN, layout.COMMIT_TS_COLUMN, layout.CHANGE_SEQ_COLUMN]
     ops = {op for k in cdc for op in pq.read_table(io.BytesIO(
-        source.s3.get_object(Bucket=source.raw, Key=k)["Body"].read()), columns=[layout.OP_COLUMN])[0].to_pylist()}
+        source.s3.get_object(Bucket=source.landing, Key=k)["Body"].read()), columns=[layout.OP_COLUMN])[0].to_pylist()}
     assert ops == {"I", "U", "D"}
     source.merge()
     source.assert_curated_equals_database()
@@ -133,10 +139,15 @@ def test_type_2_history_follows_several_changes_of_one_customer_and_deletes(sour
     state = read_prefix(source.s3, source.curated, f"{CURATED_PREFIX}customers/").to_pylist()
     assert erased not in {r["customer_id"] for r in state}
     # personal data reaches curated only as keyed pseudonyms
-    email, = conn.execute(f"SELECT email FROM {SCHEMA}.customers WHERE customer_id = %s", (customer,)).fetchone()
+    first, last, email, phone, street = conn.execute(
+        f"SELECT first_name, last_name, email, phone, street FROM {SCHEMA}.customers WHERE customer_id = %s",
+        (customer,)).fetchone()
     (row,) = [r for r in state if r["customer_id"] == customer]
-    assert "@" not in row["email"] and row["email"] == source.pseudonymizer.email(email)
-    assert not any("@" in (r["email"] or "") for r in history)
+    p = source.pseudonymizer
+    assert (row["first_name"], row["last_name"], row["email"], row["phone"], row["street"]) == (
+        p.name(first), p.name(last), p.email(email), p.phone(phone), p.street(street))
+    personal = ("first_name", "last_name", "email", "phone", "street")
+    assert all(re.fullmatch(r"[0-9a-f]{64}", r[c]) for r in state + history for c in personal if r[c] is not None)
 
 
 def test_merging_the_same_change_files_again_changes_nothing(source: Source) -> None:
@@ -198,3 +209,57 @@ def test_the_deployed_api_poller_lands_every_page_from_the_stand_in(source: Sour
     landed = source.keys(source.raw, "external_apis/")
     assert len(landed) == stores + 4
     assert all("/dt=2026-11-20/hour=14/" in key for key in landed)
+
+
+def test_no_clear_text_personal_value_of_the_database_is_in_any_shared_zone(source: Source) -> None:
+    """Every e-mail, phone, street and full name the database ever held (the landing bucket's change files keep each
+    version, erased customers too) is searched for in every object of raw, curated, quarantine and analytics."""
+    workload.apply_changes(source.conn, 150, seed=23)
+    source.caught_up()
+    source.merge()
+    source.assert_curated_equals_database()
+    values = personal_values(source.s3, source.landing, f"{layout.BUCKET_FOLDER}/{SCHEMA}/", source.conn)
+    assert len(values.emails) >= 40 and len(values.phones) >= 30 and values.streets and values.full_names
+    # the audit finds what it looks for: the landing bucket holds every one of them in clear text
+    in_landing = find_clear_text(source.s3, [source.landing], values)
+    assert {f.value.lower() for f in in_landing if f.kind == "email"} >= values.emails
+    assert {f.kind for f in in_landing} == {"email", "phone", "street"}  # names: first and last in separate cells
+    storage = source.twin.outputs[STORAGE]
+    shared = [storage[f"{zone}BucketName"] for zone in ("Raw", "Curated", "Quarantine", "Analytics")]
+    assert source.keys(source.curated, CURATED_PREFIX)  # there is something to search
+    findings = find_clear_text(source.s3, shared, values)
+    assert findings == [], findings[:5]
+
+
+def test_the_curated_operational_tables_are_the_catalogued_ones_and_athena_reads_them(source: Source) -> None:
+    """What the merge (and the file-drop function) wrote is what the Glue tables of the Sources stack declare:
+    the same columns and types, read through Athena on the twin."""
+    from retail_lake.sources.catalog import hive_type, source_tables
+
+    source.caught_up()
+    source.merge()
+    glue = source.twin.client("glue")
+    database = source.twin.outputs[BATCH]["CuratedDatabaseName"]
+    for definition in source_tables():
+        table = glue.get_table(DatabaseName=database, Name=definition.name)["Table"]
+        declared = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
+        assert declared == definition.column_types, definition.name
+        assert table["StorageDescriptor"]["Location"] == f"s3://{source.curated}/{definition.prefix}"
+        files = [k for k in source.keys(source.curated, definition.prefix) if k.endswith(".parquet")]
+        if definition.name.startswith("operational_"):
+            assert files, definition.name
+        for key in files[:3]:
+            schema = pq.read_schema(io.BytesIO(source.s3.get_object(Bucket=source.curated, Key=key)["Body"].read()))
+            assert [(f.name, hive_type(f.type)) for f in schema] == declared, (definition.name, key)
+    count, with_at = _athena(source, database, "SELECT count(*), count_if(email LIKE '%@%') FROM operational_customers")
+    assert int(count) == source.conn.execute(f"SELECT count(*) FROM {SCHEMA}.customers").fetchone()[0]
+    assert int(with_at) == 0
+
+
+def _athena(source: Source, database: str, sql: str) -> list:
+    from retail_lake.serving.athena import run_query
+
+    workgroup = source.twin.outputs["RetailLake-dev-Serving"]["AthenaWorkGroupName"]
+    result = run_query(source.twin.client("athena"), sql, workgroup=workgroup, database=database, timeout=120)
+    (row,) = result.rows
+    return list(row)

@@ -23,8 +23,12 @@ def _resolve(value: Any, refs: dict[str, Any]) -> Any:
         if set(value) == {"Fn::GetAtt"}:
             return refs.get(value["Fn::GetAtt"][0], "arn:aws:iam::123456789012:role/resolved")
         if set(value) == {"Fn::ImportValue"}:
-            return "raw-bucket" if "RawBucket" in value["Fn::ImportValue"] else \
-                "arn:aws:kms:us-east-1:123456789012:key/lake"
+            name = value["Fn::ImportValue"]
+            if "CdcLandingBucket" in name:
+                return "cdc-landing-bucket"
+            if "CdcLandingWriterRole" in name:
+                return "arn:aws:iam::123456789012:role/cdc-landing-writer"
+            return "arn:aws:kms:us-east-1:123456789012:key/cdc-landing"
         if set(value) == {"Fn::Join"}:
             return "".join(str(_resolve(v, refs)) for v in value["Fn::Join"][1])
         return {k: _resolve(v, refs) for k, v in value.items()}
@@ -66,6 +70,7 @@ def test_prod_dms_resources_are_provisioned_through_the_dms_api(prod) -> None:
         assert json.loads(task["TableMappings"]) == layout.table_mappings()
         endpoints = {e["EndpointType"].lower(): e for e in dms.describe_endpoints()["Endpoints"]}
         assert endpoints["target"]["S3Settings"]["TimestampColumnName"] == layout.COMMIT_TS_COLUMN
+        assert endpoints["target"]["S3Settings"]["BucketName"] == "cdc-landing-bucket"
         assert endpoints["target"]["S3Settings"]["IncludeOpForFullLoad"] is True
         assert endpoints["source"]["PostgreSQLSettings"]["SecretsManagerSecretId"]
         (instance,) = dms.describe_replication_instances()["ReplicationInstances"]

@@ -1,7 +1,7 @@
-"""How DMS writes the operational store into the raw zone, defined once for the CDK endpoint settings, the twin's
-DMS executor and the merge job.
+"""How DMS writes the operational store into the restricted CDC landing bucket, defined once for the CDK endpoint
+settings, the twin's DMS executor and the merge job.
 
-S3 target endpoint (Parquet): `s3://<raw>/<BUCKET_FOLDER>/<schema>/<table>/LOAD00000001.parquet` for the full
+S3 target endpoint (Parquet): `s3://<cdc landing>/<BUCKET_FOLDER>/<schema>/<table>/LOAD00000001.parquet` for the full
 load (then LOAD00000002... when a table's load spans files) and `<YYYYMMDD-HHMMSSmmm>.parquet` for each batch of
 changes. Every row carries `Op` (I, U or D; full-load rows `I`, as `IncludeOpForFullLoad` asks), the commit
 timestamp (`TimestampColumnName`; for full-load rows the time the row was loaded) and the change sequence (a table
@@ -44,6 +44,11 @@ def s3_target_settings(bucket_name: str, kms_key_arn: str, role_arn: str) -> dic
         "CdcMinFileSize": 32000,
         "DatePartitionEnabled": False,
     }
+
+
+def schema_prefix(schema: str, folder: str = BUCKET_FOLDER) -> str:
+    """The folder of a schema's change files (`dms/retail/`): what the merge job reads."""
+    return f"{folder.strip('/')}/{schema}/"
 
 
 def table_prefix(schema: str, table: str, folder: str = BUCKET_FOLDER) -> str:

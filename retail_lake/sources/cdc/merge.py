@@ -8,6 +8,10 @@ Idempotence. A table's watermark is the largest `_order` merged so far; `new_cha
 it, so merging the same change files again (or files already merged together with new ones) changes nothing.
 The full load is merged only while a table has no watermark.
 
+Personal data: the change rows arrive in clear text in the restricted CDC landing bucket; `protect_personal_data`
+replaces every personal column the table declares (`retail_lake.sources.operational_db.tables`) with its keyed
+pseudonym before anything else reads the rows, so curated (and every error message) holds pseudonyms only.
+
 Latest state: per key, the last change wins; a delete removes the key; inserts and updates carry the whole row.
 History (type 2): one version per key and commit (the transaction's last change of the row), valid from its commit
 timestamp to the next change's (a delete closes the version and opens none); `is_current` marks the open one.
@@ -22,19 +26,21 @@ import hashlib
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from retail_lake.privacy.pseudonymize import PSEUDONYM_KINDS
 from retail_lake.sources.cdc.layout import CHANGE_SEQ_COLUMN, CHANGE_SEQ_WIDTH, COMMIT_TS_COLUMN, OP_COLUMN
+from retail_lake.sources.operational_db.tables import (
+    CHANGE_SEQ,
+    COMMIT_TS,
+    IS_CURRENT,
+    VALID_FROM,
+    VALID_TO,
+    SourceTable,
+)
+from retail_lake.sources.operational_db.tables import output_columns as _declared_columns
 
 ORDER = "_order"
-COMMIT_TS = "_commit_ts"
-CHANGE_SEQ = "_change_seq"
-VALID_FROM, VALID_TO, IS_CURRENT = "valid_from", "valid_to", "is_current"
 LOAD_ORDER = "0" * CHANGE_SEQ_WIDTH
 HEADER_COLUMNS = (OP_COLUMN, COMMIT_TS_COLUMN, CHANGE_SEQ_COLUMN)
-
-
-# Personal columns of the operational store: curated keeps their keyed pseudonyms (retail_lake.privacy), the same
-# ones the streaming path writes, so joins across sources still work.
-PERSONAL_COLUMNS = {"email": "email", "phone": "phone"}
 
 
 class ChangeFileError(ValueError):
@@ -69,7 +75,8 @@ def validate(changes: DataFrame, keys: Sequence[str]) -> None:
         raise ChangeFileError(f"{counts['ops']} change row(s) with an unknown Op, e.g. Op {example[OP_COLUMN]!r}: "
                               "only I, U and D are known")
     if counts["keys"]:
-        example = changes.where(any_null).first()
+        # the example names the header and key columns only: other columns may hold personal data
+        example = changes.where(any_null).select(*HEADER_COLUMNS, *keys).first()
         raise ChangeFileError(f"{counts['keys']} change row(s) with a null key column ({', '.join(keys)}), e.g. "
                               f"{example.asDict()}")
 
@@ -158,23 +165,51 @@ def _hmac_sha256_hex(message: Column, key: bytes) -> Column:
 
 
 def pseudonym_column(column: str, kind: str, key: bytes) -> Column:
-    """Spark's equal of `Pseudonymizer(key).email(v)` / `.phone(v)` (same normalization, same digest)."""
+    """Spark's equal of `Pseudonymizer(key).of_kind(kind, v)` (same normalization, same digest)."""
     value = F.col(column)
-    if kind == "email":
+    normalization = PSEUDONYM_KINDS.get(kind)
+    if normalization == "trim_lower":
         normalized = F.lower(F.regexp_replace(value, r"^\s+|\s+$", ""))
-    elif kind == "phone":
+    elif normalization == "digits":
         normalized = F.regexp_replace(value, "[^0-9]", "")
     else:
-        raise ValueError(f"no pseudonym kind {kind!r}; known: email, phone")
+        raise ValueError(f"no pseudonym kind {kind!r}; known: {', '.join(PSEUDONYM_KINDS)}")
     message = F.concat(F.lit(f"{kind}:".encode()), F.encode(normalized, "UTF-8"))
     return F.when(value.isNull(), F.lit(None).cast("string")).otherwise(_hmac_sha256_hex(message, key))
 
 
-def protect_personal_data(changes: DataFrame, key: bytes) -> DataFrame:
-    """Replace the personal columns present in `changes` by their keyed pseudonyms (nulls stay null)."""
+def protect_personal_data(changes: DataFrame, table: SourceTable, key: bytes) -> DataFrame:
+    """Replace the personal columns `table` declares by their keyed pseudonyms (nulls stay null). A declared
+    personal column missing from the change rows is an error: it may arrive under another name in clear text."""
     if len(key) < 16:
         raise ValueError("the pseudonymization key must be at least 16 bytes; rotate the secret to a longer one")
-    for column, kind in PERSONAL_COLUMNS.items():
-        if column in changes.columns:
-            changes = changes.withColumn(column, pseudonym_column(column, kind, key))
-    return changes
+    missing = [c for c in table.personal_columns if c not in changes.columns]
+    if missing:
+        raise ChangeFileError(f"{table.name}: the change rows lack the personal column(s) {', '.join(missing)}; "
+                              "declare renamed columns in retail_lake/sources/operational_db/tables.py")
+    return changes.withColumns({column: pseudonym_column(column, kind, key)
+                                for column, kind in table.personal_columns.items()})
+
+
+class TableSchemaError(ValueError):
+    """Merged rows whose columns are not the ones the table declares."""
+
+
+def output_columns(table: SourceTable, history: bool = False) -> list[tuple[str, str]]:
+    """(name, lake type) of what the merge writes for `table`: its latest state, or its type-2 history."""
+    return [(name, lake_type) for name, lake_type, _ in _declared_columns(table, history)]
+
+
+def conform(frame: DataFrame, table: SourceTable, history: bool = False) -> DataFrame:
+    """`frame` with exactly the declared columns, in order and declared types (what the catalog tables say); a
+    missing or an undeclared column is an error naming both, never dropped or filled silently."""
+    declared = output_columns(table, history)
+    names = [n for n, _ in declared]
+    missing = [n for n in names if n not in frame.columns]
+    extra = [n for n in frame.columns if n not in names]
+    if missing or extra:
+        raise TableSchemaError(
+            f"{table.name}{'_history' if history else ''}: the merged rows do not match the table's declaration in "
+            f"retail_lake/sources/operational_db/tables.py (missing: {', '.join(missing) or 'none'}; undeclared: "
+            f"{', '.join(extra) or 'none'}); change the declaration (and schema.sql) with the database")
+    return frame.select([F.col(n).cast(t).alias(n) for n, t in declared])

@@ -1,6 +1,7 @@
 """Compare curated with the operational store: the rows of a table in the database against the latest-state rows
-the merge wrote (the table's own columns only), as multisets of tuples. With a `Pseudonymizer`, the database's
-personal columns are compared by their pseudonyms, as curated holds them."""
+the merge wrote (the table's own columns only), as multisets of tuples. The database's personal columns (those the
+table declares in `retail_lake.sources.operational_db.tables`) are compared by their pseudonyms, computed with the
+`Pseudonymizer` of the merge's key, as curated holds them."""
 
 from __future__ import annotations
 
@@ -28,13 +29,11 @@ class TableComparison:
         return not self.only_in_database and not self.only_in_curated
 
 
-def database_rows(conn: Any, table: SourceTable, pseudonymizer: Any = None) -> tuple[list[str], Counter[tuple]]:
-    from retail_lake.sources.cdc.merge import PERSONAL_COLUMNS
-
+def database_rows(conn: Any, table: SourceTable, pseudonymizer: Any) -> tuple[list[str], Counter[tuple]]:
     cursor = conn.execute(f"SELECT * FROM {table.qualified}")
     columns = [d.name for d in cursor.description]
-    protect = {i: getattr(pseudonymizer, PERSONAL_COLUMNS[c]) for i, c in enumerate(columns)
-               if pseudonymizer is not None and c in PERSONAL_COLUMNS}
+    personal = table.personal_columns
+    protect = {i: getattr(pseudonymizer, personal[c]) for i, c in enumerate(columns) if c in personal}
     rows = (tuple(protect[i](v) if i in protect and v is not None else v for i, v in enumerate(row))
             for row in cursor.fetchall())
     return columns, Counter(rows)
@@ -58,7 +57,7 @@ def _utc_timestamps(table: pa.Table) -> pa.Table:
 
 
 def compare_table(conn: Any, s3: Any, bucket: str, prefix: str, table: SourceTable,
-                  pseudonymizer: Any = None) -> TableComparison:
+                  pseudonymizer: Any) -> TableComparison:
     columns, in_database = database_rows(conn, table, pseudonymizer)
     curated = read_prefix(s3, bucket, f"{prefix}{table.name}/")
     in_curated: Counter[tuple] = Counter()
@@ -69,7 +68,7 @@ def compare_table(conn: Any, s3: Any, bucket: str, prefix: str, table: SourceTab
                            sorted((in_curated - in_database).elements(), key=repr)[:20])
 
 
-def compare_all(conn: Any, s3: Any, bucket: str, prefix: str, pseudonymizer: Any = None) -> list[TableComparison]:
+def compare_all(conn: Any, s3: Any, bucket: str, prefix: str, pseudonymizer: Any) -> list[TableComparison]:
     return [compare_table(conn, s3, bucket, prefix, table, pseudonymizer) for table in TABLES]
 
 

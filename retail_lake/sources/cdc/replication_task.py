@@ -1,8 +1,11 @@
 """Create the operational store's DMS replication task through the DMS API, with the same endpoint settings and
 table mappings the CDK stack deploys (`stacks/sources/database_replication.py`): for an account where the stage
-leaves DMS out of the stacks (dev), such as the local twin, where the source database runs on 127.0.0.1.
+leaves DMS out of the stacks (dev), such as the local twin, where the source database runs on 127.0.0.1. The target
+is the restricted CDC landing bucket, its key and its writer role (the Batch stack's outputs `CdcLandingBucketName`,
+`CdcLandingKeyArn`, `CdcWriterRoleArn`): the change rows hold personal data in clear text.
 
-    arn = create_replication_task(twin.client("dms"), twin.client("secretsmanager"), raw_bucket=..., lake_key_arn=...,
+    batch = twin.outputs["RetailLake-dev-Batch"]
+    arn = create_replication_task(twin.client("dms"), twin.client("secretsmanager"), **landing_target(batch),
                                   connection=pg.connection_info(), name="retail-lake-dev")
     dms.start_replication_task(ReplicationTaskArn=arn, StartReplicationTaskType="start-replication")
 """
@@ -15,8 +18,14 @@ from typing import Any
 from retail_lake.sources.cdc import layout
 
 
-def create_replication_task(dms: Any, secretsmanager: Any, *, raw_bucket: str, lake_key_arn: str,
-                            connection: dict[str, Any], name: str, role_arn: str | None = None) -> str:
+def landing_target(batch_outputs: dict[str, str]) -> dict[str, str]:
+    """The target keyword arguments of `create_replication_task` from the Batch stack's outputs."""
+    return {"target_bucket": batch_outputs["CdcLandingBucketName"], "target_key_arn": batch_outputs["CdcLandingKeyArn"],
+            "role_arn": batch_outputs["CdcWriterRoleArn"]}
+
+
+def create_replication_task(dms: Any, secretsmanager: Any, *, target_bucket: str, target_key_arn: str, role_arn: str,
+                            connection: dict[str, Any], name: str) -> str:
     """Store `connection` (host, port, dbname, username, password) in a secret, create the replication instance,
     the PostgreSQL source and S3 target endpoints and the full-load-and-CDC task; return the task's ARN."""
     secret_arn = secretsmanager.create_secret(Name=f"{name}/operational-db", SecretString=json.dumps(connection),
@@ -24,7 +33,6 @@ def create_replication_task(dms: Any, secretsmanager: Any, *, raw_bucket: str, l
     instance = dms.create_replication_instance(ReplicationInstanceIdentifier=f"{name}-replication",
                                                ReplicationInstanceClass="dms.t3.medium", PubliclyAccessible=False,
                                                AllocatedStorage=50)["ReplicationInstance"]["ReplicationInstanceArn"]
-    role_arn = role_arn or f"arn:aws:iam::{instance.split(':')[4]}:role/{name}-dms"
     source = dms.create_endpoint(
         EndpointIdentifier=f"{name}-operational-db", EndpointType="source", EngineName="postgres",
         DatabaseName=str(connection["dbname"]), SslMode="none",
@@ -33,8 +41,8 @@ def create_replication_task(dms: Any, secretsmanager: Any, *, raw_bucket: str, l
                             "PluginName": "pgoutput"},
     )["Endpoint"]["EndpointArn"]
     target = dms.create_endpoint(
-        EndpointIdentifier=f"{name}-raw-zone", EndpointType="target", EngineName="s3",
-        S3Settings=layout.s3_target_settings(raw_bucket, lake_key_arn, role_arn),
+        EndpointIdentifier=f"{name}-cdc-landing", EndpointType="target", EngineName="s3",
+        S3Settings=layout.s3_target_settings(target_bucket, target_key_arn, role_arn),
     )["Endpoint"]["EndpointArn"]
     return dms.create_replication_task(
         ReplicationTaskIdentifier=f"{name}-operational-db-cdc", SourceEndpointArn=source, TargetEndpointArn=target,

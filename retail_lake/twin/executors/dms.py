@@ -11,7 +11,7 @@ What a task does (`full-load-and-cdc`; `full-load` stops after the load, `cdc` s
    `username`, `password` and `dbname` (as a DMS endpoint with Secrets Manager credentials reads it), else the
    endpoint's own ServerName/Port/Username/Password/DatabaseName;
 2. reads its S3 target endpoint's `S3Settings` (BucketName, BucketFolder, TimestampColumnName,
-   IncludeOpForFullLoad) and its table mappings: the include selection rules name the tables, an `add-column`
+   IncludeOpForFullLoad, EncryptionMode and ServerSideEncryptionKmsKeyId: SSE-KMS objects with that key) and its table mappings: the include selection rules name the tables, an `add-column`
    transformation with the expression `$AR_H_CHANGE_SEQ` adds the change-sequence column under its name;
 3. full load: creates the task's logical replication slot (pgoutput) and reads every table in the snapshot the
    slot exported, writing `<folder>/<schema>/<table>/LOAD00000001.parquet` (Op `I`, the load time as timestamp);
@@ -56,6 +56,7 @@ class TaskSpec:
     tables: list[tuple[str, str]]
     bucket: str
     folder: str
+    kms_key_id: str | None  # SSE-KMS key of the change files (EncryptionMode SSE_KMS), else the bucket's default
     timestamp_column: str
     change_seq_column: str | None
     include_op_for_full_load: bool
@@ -157,6 +158,8 @@ class DmsExecutor(Executor):
         return TaskSpec(
             arn=task.arn, migration_type=task.migration_type, dsn=_dsn(info), tables=layout.selected_tables(mappings),
             bucket=s3["BucketName"], folder=str(s3.get("BucketFolder") or "").strip("/"),
+            kms_key_id=(s3.get("ServerSideEncryptionKmsKeyId") or None)
+            if str(s3.get("EncryptionMode", "")).upper() == "SSE_KMS" else None,
             timestamp_column=s3.get("TimestampColumnName") or layout.COMMIT_TS_COLUMN,
             change_seq_column=change_seq_column,
             include_op_for_full_load=str(s3.get("IncludeOpForFullLoad", "false")).lower() == "true",
@@ -217,7 +220,9 @@ class DmsExecutor(Executor):
     def _put(self, running: _Running, key: str, table: pa.Table) -> None:
         sink = io.BytesIO()
         pq.write_table(table, sink)
-        self.twin.client("s3").put_object(Bucket=running.spec.bucket, Key=key, Body=sink.getvalue())
+        encryption = ({"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": running.spec.kms_key_id}
+                      if running.spec.kms_key_id else {})
+        self.twin.client("s3").put_object(Bucket=running.spec.bucket, Key=key, Body=sink.getvalue(), **encryption)
         running.files.append(key)
 
     def _write_load(self, running: _Running, schema: str, table: str, rows: pa.Table) -> None:

@@ -52,6 +52,22 @@ def test_the_schema_keys_are_the_primary_keys_the_merge_uses(pg) -> None:
             assert tuple(keys) == table.keys, table.name
 
 
+# PostgreSQL type (format_type) -> the lake type its column is declared with in tables.py
+_LAKE_TYPES = {"text": "string", "bigint": "bigint", "integer": "int", "boolean": "boolean", "date": "date",
+               "timestamp with time zone": "timestamp"}
+
+
+def test_the_declared_columns_and_lake_types_are_the_database_columns(pg) -> None:
+    with psycopg.connect(pg.dsn) as conn:
+        for table in TABLES:
+            rows = conn.execute(
+                "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                (table.qualified,)).fetchall()
+            in_database = [(name, _LAKE_TYPES.get(pg_type) or pg_type.replace("numeric", "decimal").replace(", ", ","))
+                           for name, pg_type in rows]
+            assert in_database == [(c.name, c.lake_type) for c in table.columns], table.name
+
 def test_load_and_changes_meet_exactly_and_decode_typed_in_commit_order(pg) -> None:
     capture = LogicalCapture(pg.dsn, TABLE_NAMES, slot="test_capture", publication="retail_lake_cdc")
     try:
