@@ -144,9 +144,34 @@ def with_event_date(df: DataFrame, stores: DataFrame | None = None) -> DataFrame
     zones = _one_row_per_key(stores.select("store_id", F.col("timezone").alias("_store_tz")), "store_id")
     return (
         df.join(F.broadcast(zones), on="store_id", how="left")
-        .withColumn(EVENT_DATE, local_date(F.col("event_time"), F.coalesce(F.col("_store_tz"), F.lit("UTC"))))
+        .withColumn(EVENT_DATE, _local_date_by_zone(F.col("event_time"), F.col("_store_tz"), _zone_names(stores)))
         .select(*df.columns, EVENT_DATE)
     )
+
+
+# Above this many distinct store time zones the zone is looked up row by row (slower, same dates).
+_MAX_LITERAL_ZONES = 64
+
+
+def _zone_names(stores: DataFrame) -> list[str] | None:
+    """The distinct time zones of the stores dimension (a few rows), or None when there are too many to list."""
+    names = [row[0] for row in stores.select("timezone").where(F.col("timezone").isNotNull()).distinct()
+             .limit(_MAX_LITERAL_ZONES + 1).collect()]
+    return None if len(names) > _MAX_LITERAL_ZONES else sorted(names)
+
+
+def _local_date_by_zone(timestamp: Column, zone: Column, names: list[str] | None) -> Column:
+    """`local_date(timestamp, coalesce(zone, 'UTC'))`, with each of `names` as a literal zone.
+
+    Spark resolves a zone given as a column on every row (parsing the id each time); a literal zone is resolved
+    once per query. The stores of a retailer share a handful of zones, so one branch per zone is cheaper."""
+    fallback = local_date(timestamp, F.coalesce(zone, F.lit("UTC")))
+    if names is None:
+        return fallback
+    dated = F.when(zone.isNull(), local_date(timestamp, "UTC"))
+    for name in names:
+        dated = dated.when(zone == F.lit(name), local_date(timestamp, name))
+    return dated.otherwise(fallback)
 
 
 # ------------------------------------------------------------------------------------------- conformed keys

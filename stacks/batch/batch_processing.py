@@ -27,6 +27,7 @@ from stacks.batch.glue_assets import (
     RAW_TO_CURATED_SCRIPT,
     SCRIPT_EXCLUDES,
     assemble_glue_library,
+    job_python_modules,
 )
 from retail_lake.quality.results import QUARANTINE_PREFIX as CURATED_QUARANTINE_PREFIX
 from stacks.nag import acknowledge, acknowledge_bucket_deployment_provider, nag_pseudo
@@ -256,6 +257,7 @@ class BatchProcessing(Construct):
                 "--enable-glue-datacatalog": "true",
                 "--job-bookmark-option": "job-bookmark-disable",
                 "--TempDir": artifacts.s3_url_for_object(self._temp_prefix(name)),
+                **({"--additional-python-modules": ",".join(modules)} if (modules := job_python_modules(script)) else {}),
                 **arguments,
             },
         )

@@ -6,7 +6,8 @@ The job is one more job of `BatchProcessing` (same code deployment, security con
 reads every curated prefix (the partition and its trailing days), appends to `quality_results/` and writes
 `quality_reports/` in the analytics bucket. Deequ: the jar is taken from the artifacts bucket
 (`DEEQU_JAR_KEY`, uploaded once per account, see docs/quality.md) and pydeequ is installed by Glue
-(`--additional-python-modules`); without the jar on the classpath the job falls back to Great Expectations.
+(`--additional-python-modules`, with the other modules the job imports: `GATE_PYTHON_MODULES`); without the jar
+on the classpath the job falls back to Great Expectations.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as sns_subscriptions
 from constructs import Construct
 
-from retail_lake.quality.deequ import DEEQU_MAVEN_COORDINATE, PYDEEQU_VERSION
+from retail_lake.quality.deequ import DEEQU_MAVEN_COORDINATE
 from retail_lake.quality.dqdl import ruleset
 from retail_lake.quality.results import (
     METRICS_NAMESPACE,
@@ -34,10 +35,12 @@ from retail_lake.quality.results import (
 )
 from retail_lake.quality.rules import rules_for
 from stacks.batch.batch_processing import BatchProcessing
-from stacks.batch.glue_assets import QUALITY_GATE_SCRIPT
+from stacks.batch.glue_assets import QUALITY_GATE_SCRIPT, job_python_modules
 from stacks.catalog.zone_tables import ZoneTables
 
 DEEQU_JAR_KEY = "jars/deequ-" + DEEQU_MAVEN_COORDINATE.rsplit(":", 1)[1] + ".jar"  # under the artifacts prefix
+# What Glue installs for the job with pip (`--additional-python-modules`, set by `BatchProcessing.create_job`).
+GATE_PYTHON_MODULES = job_python_modules(QUALITY_GATE_SCRIPT)
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,6 @@ class QualityGate(Construct):
                 "--metrics_namespace": METRICS_NAMESPACE,
                 "--datasets": ",".join(batch.datasets),
                 "--extra-jars": storage.artifacts_bucket.s3_url_for_object(artifacts_prefix + DEEQU_JAR_KEY),
-                "--additional-python-modules": f"pydeequ=={PYDEEQU_VERSION}",
             },
         )
 

@@ -5,6 +5,7 @@ table, and Glue Data Quality rulesets generated from the same rule files."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from retail_lake.contracts.registry import DATASETS
 from retail_lake.quality.dqdl import ruleset
@@ -12,6 +13,8 @@ from retail_lake.quality.results import RESULT_COLUMNS
 from retail_lake.quality.rules import rules_for
 from tests.conftest import Synthesized
 from tests.infrastructure.test_batch_stack import _jobs, _location, _object_prefixes, _path, _role_of, _statements
+
+CONSTRAINTS = Path(__file__).resolve().parents[2] / "requirements" / "constraints.txt"
 
 
 def _one(synth: Synthesized, resource_type: str, contains: str = "") -> tuple[str, dict]:
@@ -34,9 +37,13 @@ def test_the_gate_job_has_the_interface_the_orchestration_calls(synthesized: Syn
     assert _location(arguments["--report_path"]) == ("analytics", "/quality_reports/")
     assert arguments["--pipeline"] == f"retail-lake-{stage}"
     assert arguments["--metrics_namespace"] == "RetailLake/Quality"
-    # Deequ on AWS: the jar for Spark 3.5 from the artifacts bucket, pydeequ installed by Glue
+    # Deequ on AWS: the jar for Spark 3.5 from the artifacts bucket, pydeequ installed by Glue; with it the modules the
+    # job imports that Glue 5.0 does not provide, at the versions the project pins (the rule files are YAML)
     assert _location(arguments["--extra-jars"]) == ("artifacts", "/glue/jars/deequ-2.0.7-spark-3.5.jar")
-    assert arguments["--additional-python-modules"] == "pydeequ==1.7.0"
+    pins = dict(line.strip().split("==") for line in CONSTRAINTS.read_text().splitlines() if "==" in line)
+    assert arguments["--additional-python-modules"] == (
+        f"pydeequ==1.7.0,PyYAML=={pins['PyYAML']},msgspec=={pins['msgspec']},"
+        f"great_expectations=={pins['great-expectations']}")
     outputs = synthesized.template("Batch")["Outputs"]
     assert outputs["QualityGateJobName"]["Value"] == {"Ref": next(
         k for k, v in synthesized.resources("Batch", "AWS::Glue::Job").items()
