@@ -10,11 +10,14 @@
   in-process with `runpy` and the argv Glue passes them (`--backfill true`, run date = the day after the
   generated days, as the demo does); SQL settings a script changes are undone after it, as on the twin.
   `events_per_s` = N / (seconds of the whole layer after start-up).
+- floor in the same run, after the layer (so in a warm JVM): each dataset's raw rows read and written back as
+  Parquet unchanged, no cast, dedupe, join or partitioning (`copy_floor_s`): the least any raw -> curated step
+  costs on this Spark, before the analytics layer. `copy_floor_events_per_s` = N / those seconds.
 - baseline in the same run: a naive pandas implementation of `daily_sales` ONLY (one of the five gold tables)
   over the same raw POS Parquet: pyarrow read, dedupe by event id (first arrival), store-local event dates,
   line items exploded in a Python loop, pandas groupby. Its `events_per_s` is N / its seconds.
 
-Run: `retail-lake bench batch --events N [--json]` or `python -m bench.batch --events N`.
+Run: `retail-lake bench batch --events N [--json] [--no-baseline] [--no-floor]` or `python -m bench.batch --events N`.
 """
 
 from __future__ import annotations
@@ -157,6 +160,20 @@ def run_layer(raw: Path, curated: Path, analytics: Path, run_date: str) -> dict[
     return {"jobs_s": jobs, "curated": counts, "analytics": summary.get("analytics", {})}
 
 
+def copy_floor(raw: Path, target: Path) -> dict[str, Any]:
+    """Seconds to read each dataset's raw rows and write them back as Parquet, unchanged (warm session)."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.builder.getOrCreate()
+    seconds = {}
+    for dataset in DATASETS:
+        started = time.perf_counter()
+        rows = spark.read.option("basePath", f"{raw}/{dataset}").parquet(f"{raw}/{dataset}/dt=*/")
+        rows.write.mode("overwrite").parquet(str(target / dataset))
+        seconds[dataset] = round(time.perf_counter() - started, 2)
+    return {"copy_floor_s": round(sum(seconds.values()), 2), "copy_floor_jobs_s": seconds}
+
+
 # ------------------------------------------------------------------------------------------------ baseline
 
 
@@ -232,7 +249,8 @@ def compare_daily_sales(analytics: Path, naive: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ run
 
 
-def run(events: int, seed: int, driver_memory: str, workdir: Path | None, baseline: bool) -> dict[str, Any]:
+def run(events: int, seed: int, driver_memory: str, workdir: Path | None, baseline: bool,
+        floor: bool = True) -> dict[str, Any]:
     base = Path(tempfile.mkdtemp(prefix="bench-batch-", dir=workdir))
     raw, curated, analytics = base / "raw", base / "curated", base / "analytics"
     try:
@@ -257,6 +275,10 @@ def run(events: int, seed: int, driver_memory: str, workdir: Path | None, baseli
             **setup, "startup_s": round(startup_s, 2), "layer_s": round(layer_s, 2),
             "events_per_s": round(events / layer_s), **layer,
         }
+        if floor:
+            print("floor: the raw rows read and written back unchanged ...", flush=True)
+            result.update(copy_floor(raw, base / "copy"))
+            result["copy_floor_events_per_s"] = round(events / result["copy_floor_s"])
         if baseline:
             print("baseline: naive pandas daily_sales over the same raw POS Parquet ...", flush=True)
             quarantined = quarantined_event_ids(curated / "_quarantine" / "pos_sales")
@@ -279,6 +301,9 @@ def print_human(result: dict[str, Any]) -> None:
     for job, seconds in result["jobs_s"].items():
         print(f"  {job:<35}: {seconds:>8} s")
     print(f"  layer total    : {result['layer_s']:>8} s -> {result['events_per_s']:>10,} events/s after start-up")
+    if "copy_floor_s" in result:
+        print(f"  floor (raw read and written back unchanged, warm): {result['copy_floor_s']} s -> "
+              f"{result['copy_floor_events_per_s']:,} events/s")
     if "baseline_s" in result:
         print(f"  baseline (pandas, daily_sales only): {result['baseline_s']} s -> "
               f"{result['baseline_events_per_s']:,} events/s; agrees with Spark: {result['baseline_check']['agree']}")
@@ -291,9 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--driver-memory", default="8g", help="Spark driver heap (local mode: the whole engine)")
     parser.add_argument("--workdir", type=Path, default=None, help="where the temporary lake goes (default: /tmp)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the pandas baseline")
+    parser.add_argument("--no-floor", action="store_true", help="skip the Spark copy floor")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object, last")
     args = parser.parse_args(argv)
-    result = run(args.events, args.seed, args.driver_memory, args.workdir, not args.no_baseline)
+    result = run(args.events, args.seed, args.driver_memory, args.workdir, not args.no_baseline, not args.no_floor)
     print_human(result)
     if args.json:
         print(json.dumps(result))

@@ -24,6 +24,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from retail_lake.batch import analytics
+from retail_lake.batch.catalog import read_curated
 from retail_lake.batch.curated import EVENT_DATE
 from retail_lake.batch.job_args import resolve_args
 from retail_lake.batch.partitions import overwrite_window
@@ -49,9 +50,10 @@ def main() -> None:
     spark = SparkSession.builder.getOrCreate()
     curated = args["curated_path"].rstrip("/")
     # each table reads only its columns of the sale lines: cheaper than caching every column of every line
-    lines = spark.read.parquet(f"{curated}/pos_sales/").where(F.col(EVENT_DATE) <= F.lit(last))
-    movements = spark.read.parquet(f"{curated}/inventory_movements/")
-    clicks = spark.read.parquet(f"{curated}/clickstream/")
+    # with the tables' declared schemas: a dataset without partitions yet reads as empty
+    lines = read_curated(spark, curated, "pos_sales").where(F.col(EVENT_DATE) <= F.lit(last))
+    movements = read_curated(spark, curated, "inventory_movements")
+    clicks = read_curated(spark, curated, "clickstream")
     read_reference(spark, args["reference_path"])  # fails early, with a hint, when the dimensions are missing
 
     # a session belongs to the UTC date it started: read the day before the window so that sessions running

@@ -158,6 +158,7 @@ def _bench(args: argparse.Namespace) -> int:
         from bench import batch
 
         forwarded += ["--events", str(args.events), "--seed", str(args.seed), "--driver-memory", args.driver_memory]
+        forwarded += ["--no-baseline"] * args.no_baseline + ["--no-floor"] * args.no_floor
         return batch.main(forwarded)
     from bench import stream
 
@@ -252,6 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--events", type=_positive_int, default=1_000_000)
     batch.add_argument("--seed", type=int, default=42)
     batch.add_argument("--driver-memory", default="8g", help="Spark driver heap (local mode: the whole engine)")
+    batch.add_argument("--no-baseline", action="store_true", help="skip the pandas baseline")
+    batch.add_argument("--no-floor", action="store_true", help="skip the Spark copy floor (raw read and written back)")
     batch.set_defaults(func=_bench)
     quality = bench_kinds.add_parser("quality", help="quality rule evaluation time (Great Expectations) vs pandas")
     quality.add_argument("--json", action="store_true", help="print the result as one JSON object, last")

@@ -10,7 +10,9 @@ conformed attributes and `*_known` flag (`retail_lake.batch.curated.DIMENSIONS`)
 
 from __future__ import annotations
 
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as st
+from pyspark.sql.utils import AnalysisException
 
 from retail_lake.batch.curated import DIMENSIONS
 from retail_lake.batch.schemas import ANALYTICS_ZONE_TABLES, CURATED, EVENT_DATE, TableDefinition, column
@@ -72,3 +74,18 @@ def lake_tables() -> dict[str, tuple[TableDefinition, ...]]:
         CURATED: tuple(curated_table(dataset) for dataset in BY_DATASET),
         "analytics": tuple(ANALYTICS_ZONE_TABLES.values()),
     }
+
+
+def read_curated(spark: SparkSession, curated_path: str, dataset: str) -> DataFrame:
+    """The curated table of `dataset` under `curated_path` (`<path>/<dataset>/event_date=YYYY-MM-DD/`), read with
+    its declared schema (`curated_table`), so a dataset without any partition yet (a new lake, a source that sent
+    nothing, a folder the raw -> curated job left empty) reads as an empty table instead of failing schema
+    inference."""
+    table = curated_table(dataset)
+    path = f"{curated_path.rstrip('/')}/{dataset}/"
+    try:
+        return spark.read.schema(table.schema).parquet(path)
+    except AnalysisException as error:
+        if "PATH_NOT_FOUND" in str(error) or "Path does not exist" in str(error):
+            return spark.createDataFrame([], table.schema)
+        raise
