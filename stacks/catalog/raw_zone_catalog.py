@@ -14,6 +14,20 @@ PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputF
 PARQUET_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 
+
+def parquet_storage(columns: list[dict[str, str]], location: str) -> glue.CfnTable.StorageDescriptorProperty:
+    """The storage of an external Parquet table: `columns` (Glue's name/type/comment dicts) under `location`."""
+    return glue.CfnTable.StorageDescriptorProperty(
+        columns=[glue.CfnTable.ColumnProperty(**column) for column in columns],
+        location=location,
+        input_format=PARQUET_INPUT_FORMAT,
+        output_format=PARQUET_OUTPUT_FORMAT,
+        compressed=False,  # Parquet compresses its pages itself
+        serde_info=glue.CfnTable.SerdeInfoProperty(
+            serialization_library=PARQUET_SERDE, parameters={"serialization.format": "1"}
+        ),
+    )
+
 # Table parameters naming the contract a table is derived from (the same keys as the Parquet file metadata).
 RECORD_TYPE_PARAMETER = "retail_lake.record_type"
 SCHEMA_VERSION_PARAMETER = "retail_lake.schema_version"
@@ -72,16 +86,7 @@ class RawZoneCatalog(Construct):
                     **self._partition_projection(bucket, dataset),
                 },
                 partition_keys=[glue.CfnTable.ColumnProperty(**column) for column in glue_partition_keys()],
-                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    columns=[glue.CfnTable.ColumnProperty(**column) for column in glue_columns(contract)],
-                    location=location,
-                    input_format=PARQUET_INPUT_FORMAT,
-                    output_format=PARQUET_OUTPUT_FORMAT,
-                    compressed=False,  # Parquet compresses its pages itself
-                    serde_info=glue.CfnTable.SerdeInfoProperty(
-                        serialization_library=PARQUET_SERDE, parameters={"serialization.format": "1"}
-                    ),
-                ),
+                storage_descriptor=parquet_storage(glue_columns(contract), location),
             ),
         )
 

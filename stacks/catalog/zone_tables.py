@@ -10,7 +10,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from retail_lake.batch.schemas import TableDefinition
-from stacks.catalog.raw_zone_catalog import PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE
+from stacks.catalog.raw_zone_catalog import parquet_storage
 
 # Table parameters naming where a table's definition comes from and what writes it.
 ZONE_PARAMETER = "retail_lake.zone"
@@ -64,16 +64,7 @@ class ZoneTables(Construct):
                     "storage.location.template": template,
                 },
                 partition_keys=[glue.CfnTable.ColumnProperty(**c) for c in definition.glue_partition_keys()],
-                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    columns=[glue.CfnTable.ColumnProperty(**c) for c in definition.glue_columns()],
-                    location=f"s3://{bucket}/{definition.name}/",
-                    input_format=PARQUET_INPUT_FORMAT,
-                    output_format=PARQUET_OUTPUT_FORMAT,
-                    compressed=False,  # Parquet compresses its pages itself
-                    serde_info=glue.CfnTable.SerdeInfoProperty(
-                        serialization_library=PARQUET_SERDE, parameters={"serialization.format": "1"}
-                    ),
-                ),
+                storage_descriptor=parquet_storage(definition.glue_columns(), f"s3://{bucket}/{definition.name}/"),
             ),
         )
         return table

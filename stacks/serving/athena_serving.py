@@ -18,7 +18,7 @@ from constructs import Construct
 
 from retail_lake.serving import catalog
 from retail_lake.serving.reference import REFERENCE_TABLES
-from stacks.catalog.raw_zone_catalog import PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE
+from stacks.catalog.raw_zone_catalog import parquet_storage
 from stacks.serving.serving_props import AthenaServingProps
 
 ENGINE_VERSION = "Athena engine version 3"
@@ -101,13 +101,8 @@ class AthenaServing(Construct):
                 description=table.description,
                 table_type="EXTERNAL_TABLE",
                 parameters={"EXTERNAL": "TRUE", "classification": "parquet", "retail_lake.zone": "reference"},
-                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    columns=[glue.CfnTable.ColumnProperty(name=n, type=t) for n, t in table.columns()],
-                    location=f"s3://{raw}/{self._props.reference_prefix}{table.folder}/",
-                    input_format=PARQUET_INPUT_FORMAT,
-                    output_format=PARQUET_OUTPUT_FORMAT,
-                    serde_info=glue.CfnTable.SerdeInfoProperty(serialization_library=PARQUET_SERDE),
-                ),
+                storage_descriptor=parquet_storage([{"name": n, "type": t} for n, t in table.columns()],
+                                                   f"s3://{raw}/{self._props.reference_prefix}{table.folder}/"),
             ),
         )
 

@@ -10,7 +10,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from retail_lake.sources.catalog import SourceTableDefinition
-from stacks.catalog.raw_zone_catalog import PARQUET_INPUT_FORMAT, PARQUET_OUTPUT_FORMAT, PARQUET_SERDE
+from stacks.catalog.raw_zone_catalog import parquet_storage
 from stacks.catalog.zone_tables import WRITER_PARAMETER, ZONE_PARAMETER
 
 
@@ -36,14 +36,7 @@ class SourceTables(Construct):
                 table_type="EXTERNAL_TABLE",
                 parameters={"EXTERNAL": "TRUE", "classification": "parquet", ZONE_PARAMETER: "curated",
                             WRITER_PARAMETER: definition.writer},
-                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
-                    columns=[glue.CfnTable.ColumnProperty(**c) for c in definition.glue_columns()],
-                    location=f"s3://{self._bucket.bucket_name}/{definition.prefix}",
-                    input_format=PARQUET_INPUT_FORMAT,
-                    output_format=PARQUET_OUTPUT_FORMAT,
-                    compressed=False,  # Parquet compresses its pages itself
-                    serde_info=glue.CfnTable.SerdeInfoProperty(
-                        serialization_library=PARQUET_SERDE, parameters={"serialization.format": "1"}),
-                ),
+                storage_descriptor=parquet_storage(definition.glue_columns(),
+                                                   f"s3://{self._bucket.bucket_name}/{definition.prefix}"),
             ),
         )

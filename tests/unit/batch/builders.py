@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
+import json
+import runpy
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -44,3 +50,21 @@ def line(sku: str, quantity: int, unit_price: str, discount: str = "0.00", promo
     """A POS line item."""
     return {"sku": sku, "quantity": quantity, "unit_price": Decimal(unit_price), "discount": Decimal(discount),
             "promotion_id": promotion_id}
+
+
+GLUE_JOBS = Path(__file__).resolve().parents[3] / "glue_jobs"
+
+
+def run_glue_script(script: str, arguments: dict[str, str], summary: str) -> dict:
+    """Run `glue_jobs/<script>` in-process with the argv Glue passes (`--key value`); return the JSON of the line
+    it printed starting with `summary` (e.g. `CURATED_SUMMARY`)."""
+    argv = [str(GLUE_JOBS / script), *[part for key, value in arguments.items() for part in (f"--{key}", value)]]
+    saved, out = sys.argv, io.StringIO()
+    sys.argv = argv
+    try:
+        with contextlib.redirect_stdout(out):
+            runpy.run_path(argv[0], run_name="__main__")
+    finally:
+        sys.argv = saved
+    (line,) = [x for x in out.getvalue().splitlines() if x.startswith(summary + " ")]
+    return json.loads(line.split(" ", 1)[1])

@@ -3,35 +3,19 @@ missing ones read as empty tables, the others still produce their gold tables.""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-import runpy
-import sys
 from pathlib import Path
 
 import pyarrow.dataset as ds
 
 from retail_lake.batch.catalog import curated_table, read_curated
 from retail_lake.batch.reference import REFERENCE_TABLES
-from tests.unit.batch.builders import raw_rows, ts
+from tests.unit.batch.builders import raw_rows, run_glue_script, ts
 from tests.unit.batch.test_partitions import _run_raw_to_curated
 
-SCRIPT = Path(__file__).resolve().parents[3] / "glue_jobs" / "curated_to_analytics.py"
-
-
 def _run_curated_to_analytics(curated: Path, raw: Path, analytics: Path, run_date: str) -> dict:
-    argv = [str(SCRIPT), "--JOB_NAME", "test", "--run_date", run_date, "--curated_path", f"{curated}/",
-            "--reference_path", f"{raw}/reference/", "--analytics_path", f"{analytics}/"]
-    saved, out = sys.argv, io.StringIO()
-    sys.argv = argv
-    try:
-        with contextlib.redirect_stdout(out):
-            runpy.run_path(str(SCRIPT), run_name="__main__")
-    finally:
-        sys.argv = saved
-    (line,) = [x for x in out.getvalue().splitlines() if x.startswith("ANALYTICS_SUMMARY ")]
-    return json.loads(line.split(" ", 1)[1])
+    return run_glue_script("curated_to_analytics.py", {
+        "JOB_NAME": "test", "run_date": run_date, "curated_path": f"{curated}/",
+        "reference_path": f"{raw}/reference/", "analytics_path": f"{analytics}/"}, "ANALYTICS_SUMMARY")
 
 
 def test_read_curated_gives_the_declared_schema_for_a_missing_or_empty_dataset(spark, tmp_path):

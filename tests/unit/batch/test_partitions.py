@@ -3,12 +3,7 @@ and the raw -> curated entry script, rerun after its raw data changed, leaves no
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import io
-import json
-import runpy
-import sys
 from pathlib import Path
 
 import pyarrow.dataset as ds
@@ -16,10 +11,9 @@ import pytest
 
 from retail_lake.batch.partitions import overwrite_window, stale_partitions
 from retail_lake.batch.reference import REFERENCE_TABLES
-from tests.unit.batch.builders import raw_rows, ts
+from tests.unit.batch.builders import raw_rows, run_glue_script, ts
 
 D = dt.date
-SCRIPT = Path(__file__).resolve().parents[3] / "glue_jobs" / "raw_to_curated.py"
 
 
 def test_stale_partitions_are_the_window_dates_not_written():
@@ -56,19 +50,11 @@ def test_overwrite_window_replaces_the_window_and_removes_its_dates_left_without
 
 
 def _run_raw_to_curated(raw: Path, curated: Path, run_date: str) -> dict:
-    argv = [str(SCRIPT), "--JOB_NAME", "test", "--dataset", "inventory_movements", "--run_date", run_date,
-            "--raw_path", f"{raw}/inventory_movements/", "--reference_path", f"{raw}/reference/",
-            "--curated_path", f"{curated}/inventory_movements/",
-            "--quarantine_path", f"{curated}/_quarantine/inventory_movements/"]
-    saved, out = sys.argv, io.StringIO()
-    sys.argv = argv
-    try:
-        with contextlib.redirect_stdout(out):
-            runpy.run_path(str(SCRIPT), run_name="__main__")
-    finally:
-        sys.argv = saved
-    (line,) = [x for x in out.getvalue().splitlines() if x.startswith("CURATED_SUMMARY ")]
-    return json.loads(line.split(" ", 1)[1])
+    return run_glue_script("raw_to_curated.py", {
+        "JOB_NAME": "test", "dataset": "inventory_movements", "run_date": run_date,
+        "raw_path": f"{raw}/inventory_movements/", "reference_path": f"{raw}/reference/",
+        "curated_path": f"{curated}/inventory_movements/",
+        "quarantine_path": f"{curated}/_quarantine/inventory_movements/"}, "CURATED_SUMMARY")
 
 
 def test_rerunning_raw_to_curated_after_raw_changed_leaves_no_stale_rows(spark, stores, products, customers,
