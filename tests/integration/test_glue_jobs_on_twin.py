@@ -171,39 +171,13 @@ def test_rerunning_a_day_rewrites_the_same_partitions(batch_day) -> None:
 def test_daily_sales_equals_an_independent_computation_over_raw_to_the_cent(batch_day) -> None:
     """The oracle: daily_sales recomputed in plain Python (Decimal) from the POS events that reached raw,
     deduplicated by event id, dated in each store's time zone."""
-    from collections import defaultdict
-    from decimal import Decimal
-    from zoneinfo import ZoneInfo
+    from tests.integration.oracles import daily_sales_oracle, daily_sales_rows
 
-    from retail_lake.generator import reference_data
-
-    zones = {store.store_id: ZoneInfo(store.timezone) for store in reference_data(CONFIG).stores}
-    window = {(RUN_DATE - dt.timedelta(days=d)).isoformat() for d in range(4)}
-    expected: dict[tuple[str, str, str], list] = defaultdict(lambda: [0, Decimal("0"), Decimal("0"), set()])
-    seen = set()
-    for sale in batch_day["raw"]["pos_sales"].to_pylist():
-        if sale["event_id"] in seen:
-            continue
-        seen.add(sale["event_id"])
-        event_date = sale["event_time"].astimezone(zones[sale["store_id"]]).date().isoformat()
-        if event_date not in window:
-            continue
-        for item in sale["line_items"]:
-            totals = expected[(event_date, sale["store_id"], item["sku"])]
-            totals[0] += item["quantity"]
-            totals[1] += item["quantity"] * item["unit_price"]
-            totals[2] += item["discount"]
-            totals[3].add(sale["transaction_id"])
+    expected = daily_sales_oracle(batch_day["raw"]["pos_sales"].to_pylist(), CONFIG, RUN_DATE)
     table = _table(batch_day["s3"], batch_day["storage"]["AnalyticsBucketName"], "daily_sales/")
-    actual = {
-        (row["event_date"], row["store_id"], row["sku"]):
-            [row["units"], row["gross_sales"], row["discounts"], row["net_sales"], row["baskets"]]
-        for row in table.to_pylist()
-    }
-    wanted = {key: [units, gross, discounts, gross - discounts, len(baskets)]
-              for key, (units, gross, discounts, baskets) in expected.items()}
-    assert len(actual) == len(wanted) > 50
-    assert actual == wanted
+    actual = daily_sales_rows(table.to_pylist())
+    assert len(actual) == len(expected) > 50
+    assert actual == expected
 
 
 def test_run_batch_command_reruns_the_day_with_the_same_results(batch_day, capsys) -> None:
