@@ -25,10 +25,11 @@ from pyspark.sql import SparkSession
 from retail_lake.batch.job_args import resolve_args
 from retail_lake.contracts.registry import DATASETS
 from retail_lake.quality import gate
+from retail_lake.quality.results import METRICS_NAMESPACE
 
 REQUIRED = ["JOB_NAME", "date", "curated_path", "results_path", "report_path", "topic_arn"]
 OPTIONAL = {"datasets": ",".join(DATASETS), "JOB_RUN_ID": "", "pipeline": "retail-lake",
-            "metrics_namespace": gate.METRICS_NAMESPACE}
+            "metrics_namespace": METRICS_NAMESPACE}
 
 
 def main() -> None:

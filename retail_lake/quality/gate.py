@@ -17,7 +17,7 @@ from typing import Any
 
 from retail_lake.quality import deequ, expectations
 from retail_lake.quality.resolve import GateContext, resolve_all
-from retail_lake.quality.results import METRICS_NAMESPACE, RuleResult, result_row
+from retail_lake.quality.results import RuleResult, result_row
 from retail_lake.quality.row_checks import violation, with_helper_columns
 from retail_lake.quality.rules import Rule, rules_for
 

@@ -83,7 +83,7 @@ def raw_rows(lake):
 
 
 def quarantined(lake):
-    return [json.loads(l) for body in objects(lake, "quarantine-test").values() for l in body.splitlines()]
+    return [json.loads(line) for body in objects(lake, "quarantine-test").values() for line in body.splitlines()]
 
 
 def all_text(lake):
