@@ -5,8 +5,8 @@ without running Spark: the gold tables the Glue job writes (`daily_sales`, `inve
 
 Sale lines are drawn at random (seeded) and aggregated with pandas the way the gold job aggregates them, so the
 tables agree with each other (units in `daily_sales` and `units_sold_28d`, revenue in the funnel). Used by the
-serving tests, the notebooks' tests and `bench/athena.py`; the real tables come from `retail-lake demo` or the
-deployed pipeline.
+serving tests, the notebooks' tests and `bench/athena.py --synthetic`; the real tables come from `retail-lake demo`,
+the deployed pipeline or `bench/athena.py` without that flag.
 
     lake = SampleLake.build(SampleSize(sale_lines=5_000, days=4))
     lake.write(s3, analytics_bucket="...", raw_bucket="...")   # Parquet at the jobs' keys
