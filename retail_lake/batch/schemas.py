@@ -80,15 +80,18 @@ class TableSchemaError(ValueError):
     """A DataFrame lacks columns its table declares, or holds columns it does not declare."""
 
 
+def column_mismatch(actual: list[str], declared: list[str]) -> tuple[list[str], list[str]]:
+    """(declared columns missing from `actual`, columns of `actual` not declared), each in its list's order."""
+    return [name for name in declared if name not in actual], [name for name in actual if name not in declared]
+
+
 def conform(df: DataFrame, table: TableDefinition) -> DataFrame:
     """`df` with exactly the table's columns (files' columns, then the partition column), in the declared order
     and types: what an entry script writes, so the files always match the catalog. A missing or an undeclared
     column is an error naming both lists, never silently dropped or filled."""
     from pyspark.sql import functions as F
 
-    declared = [f.name for f in table.schema.fields]
-    missing = [name for name in declared if name not in df.columns]
-    extra = [name for name in df.columns if name not in declared]
+    missing, extra = column_mismatch(df.columns, [f.name for f in table.schema.fields])
     if missing or extra:
         raise TableSchemaError(
             f"{table.zone}.{table.name}: the data does not match the table's declaration in "

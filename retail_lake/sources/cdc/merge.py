@@ -26,6 +26,7 @@ import hashlib
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from retail_lake.batch.schemas import column_mismatch
 from retail_lake.privacy.pseudonymize import PSEUDONYM_KINDS
 from retail_lake.sources.cdc.layout import CHANGE_SEQ_COLUMN, CHANGE_SEQ_WIDTH, COMMIT_TS_COLUMN, OP_COLUMN
 from retail_lake.sources.operational_db.tables import (
@@ -204,9 +205,7 @@ def conform(frame: DataFrame, table: SourceTable, history: bool = False) -> Data
     """`frame` with exactly the declared columns, in order and declared types (what the catalog tables say); a
     missing or an undeclared column is an error naming both, never dropped or filled silently."""
     declared = output_columns(table, history)
-    names = [n for n, _ in declared]
-    missing = [n for n in names if n not in frame.columns]
-    extra = [n for n in frame.columns if n not in names]
+    missing, extra = column_mismatch(frame.columns, [n for n, _ in declared])
     if missing or extra:
         raise TableSchemaError(
             f"{table.name}{'_history' if history else ''}: the merged rows do not match the table's declaration in "
