@@ -25,6 +25,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.utils import AnalysisException
 
 from retail_lake.batch.job_args import resolve_args
+from retail_lake.batch.partitions import path_not_found
 from retail_lake.sources.cdc import merge
 from retail_lake.sources.operational_db.tables import TABLES, table
 
@@ -37,7 +38,7 @@ def read_parquet(spark: SparkSession, path: str) -> DataFrame | None:
     try:
         return spark.read.parquet(path)
     except AnalysisException as error:
-        if "PATH_NOT_FOUND" in str(error) or "Path does not exist" in str(error):
+        if path_not_found(error):
             return None
         raise
 

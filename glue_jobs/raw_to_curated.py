@@ -28,7 +28,7 @@ from pyspark.sql.utils import AnalysisException
 
 from retail_lake.batch import curated
 from retail_lake.batch.job_args import resolve_args
-from retail_lake.batch.partitions import overwrite_window
+from retail_lake.batch.partitions import overwrite_window, path_not_found
 from retail_lake.batch.reference import read_reference
 from retail_lake.batch.windows import DEFAULT_LATE_DAYS, run_window
 from retail_lake.contracts.derive import spark_schema
@@ -51,7 +51,7 @@ def read_raw(spark: SparkSession, raw_path: str, raw_dts: list[str] | None) -> D
     try:
         return spark.read.option("basePath", base).parquet(f"{base}/dt={pattern}/")
     except AnalysisException as error:
-        if "PATH_NOT_FOUND" in str(error) or "Path does not exist" in str(error):
+        if path_not_found(error):
             return None
         raise
 

@@ -15,6 +15,7 @@ from pyspark.sql import types as st
 from pyspark.sql.utils import AnalysisException
 
 from retail_lake.batch.curated import DIMENSIONS
+from retail_lake.batch.partitions import path_not_found
 from retail_lake.batch.schemas import ANALYTICS_ZONE_TABLES, CURATED, EVENT_DATE, TableDefinition, column
 from retail_lake.contracts.derive import spark_schema, stored_columns
 from retail_lake.contracts.fields import MONEY_PRECISION, MONEY_SCALE
@@ -86,6 +87,6 @@ def read_curated(spark: SparkSession, curated_path: str, dataset: str) -> DataFr
     try:
         return spark.read.schema(table.schema).parquet(path)
     except AnalysisException as error:
-        if "PATH_NOT_FOUND" in str(error) or "Path does not exist" in str(error):
+        if path_not_found(error):
             return spark.createDataFrame([], table.schema)
         raise

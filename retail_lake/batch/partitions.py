@@ -72,6 +72,11 @@ it is written to its partition, which is then replaced but never cleaned up."""
     return WindowWrite(rows=int(metrics["rows"]), partitions=written, removed=tuple(removed))
 
 
+def path_not_found(error: Exception) -> bool:
+    """Whether a Spark read failed because its path does not exist (Spark 3.5's PATH_NOT_FOUND, or the older text)."""
+    return "PATH_NOT_FOUND" in str(error) or "Path does not exist" in str(error)
+
+
 def _hadoop_path(spark, path: str):  # noqa: ANN001, ANN202 - py4j objects
     jvm = spark.sparkContext._jvm
     hadoop_path = jvm.org.apache.hadoop.fs.Path(path)

@@ -15,6 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from retail_lake.batch.partitions import path_not_found
 from retail_lake.quality import deequ, expectations
 from retail_lake.quality.resolve import GateContext, resolve_all
 from retail_lake.quality.results import RuleResult, result_row
@@ -215,12 +216,14 @@ def curated_columns(spark: Any, dataset: str) -> tuple[str, ...]:
 
 
 def read_curated(spark: Any, curated_path: str, dataset: str) -> Any | None:
-    """The dataset's curated table (partition column `event_date` included), or None when it has no data."""
+    """The dataset's curated table (partition column `event_date` included), or None when it has no data. The schema
+    is read from the files, not the declaration (`retail_lake.batch.catalog.read_curated`): the schema rule judges
+    what was written."""
     base = f"{curated_path.rstrip('/')}/{dataset}"
     try:
         return spark.read.option("basePath", base + "/").parquet(base + "/")
     except Exception as error:  # AnalysisException PATH_NOT_FOUND / UNABLE_TO_INFER_SCHEMA: nothing written yet
-        if "PATH_NOT_FOUND" in str(error) or "Path does not exist" in str(error) or "UNABLE_TO_INFER" in str(error):
+        if path_not_found(error) or "UNABLE_TO_INFER" in str(error):
             return None
         raise
 

@@ -21,7 +21,7 @@ QUALITY_GATE_SCRIPT = "quality_gate.py"
 CDC_MERGE_SCRIPT = "cdc_merge.py"
 
 # What the Glue 5.0 image runs a job with: Spark and Glue's own modules, the AWS SDK and Arrow. Everything else a
-# job imports (through `retail_lake`) is installed by Glue with pip when the job starts (`JOB_PYTHON_MODULES`).
+# job imports (through `retail_lake`) is installed by Glue with pip when the job starts (`job_python_modules`).
 GLUE_PROVIDED_MODULES = frozenset({"pyspark", "py4j", "awsglue", "boto3", "botocore", "pyarrow"})
 # The distributions each entry script needs beyond those, as `--additional-python-modules` pins them: the versions
 # this project pins and tests (requirements/constraints.txt), whatever version the Glue image would carry.

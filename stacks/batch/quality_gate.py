@@ -6,7 +6,7 @@ The job is one more job of `BatchProcessing` (same code deployment, security con
 reads every curated prefix (the partition and its trailing days), appends to `quality_results/` and writes
 `quality_reports/` in the analytics bucket. Deequ: the jar is taken from the artifacts bucket
 (`DEEQU_JAR_KEY`, uploaded once per account, see docs/quality.md) and pydeequ is installed by Glue
-(`--additional-python-modules`, with the other modules the job imports: `GATE_PYTHON_MODULES`); without the jar
+(`--additional-python-modules`, with the other modules the job imports: `glue_assets.job_python_modules`); without the jar
 on the classpath the job falls back to Great Expectations.
 """
 
@@ -35,12 +35,10 @@ from retail_lake.quality.results import (
 )
 from retail_lake.quality.rules import rules_for
 from stacks.batch.batch_processing import BatchProcessing
-from stacks.batch.glue_assets import QUALITY_GATE_SCRIPT, job_python_modules
+from stacks.batch.glue_assets import QUALITY_GATE_SCRIPT
 from stacks.catalog.zone_tables import ZoneTables
 
 DEEQU_JAR_KEY = "jars/deequ-" + DEEQU_MAVEN_COORDINATE.rsplit(":", 1)[1] + ".jar"  # under the artifacts prefix
-# What Glue installs for the job with pip (`--additional-python-modules`, set by `BatchProcessing.create_job`).
-GATE_PYTHON_MODULES = job_python_modules(QUALITY_GATE_SCRIPT)
 
 
 @dataclass(frozen=True)

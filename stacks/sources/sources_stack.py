@@ -21,6 +21,7 @@ from retail_lake.sources.catalog import source_tables
 from retail_lake.sources.cdc import layout
 from retail_lake.sources.operational_db.tables import SCHEMA
 from stacks.batch.batch_processing import BatchProcessing
+from stacks.batch.glue_assets import CDC_MERGE_SCRIPT
 from stacks.nag import acknowledge
 from stacks.sources.api_poller import ApiPoller
 from stacks.sources.cdc_landing import CdcLanding
@@ -31,7 +32,6 @@ from stacks.sources.source_tables import SourceTables
 from stacks.stage_config import StageConfig
 from stacks.storage.data_lake_storage import DataLakeStorage
 
-CDC_MERGE_SCRIPT = "cdc_merge.py"
 CURATED_OPERATIONAL_PREFIX = "operational/"
 
 
