@@ -20,11 +20,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := node_modules/.installed
 LAYER := build/layers/stream_deps/.stamp
+EMR_PYTHON := build/emr/python_deps/.stamp
 # DAG tests run Airflow in its own environment: Airflow pins its own dependency set (requirements/airflow*.txt)
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_INSTALLED := $(AIRFLOW_VENV)/.installed
 
-.PHONY: help prerequisites install postgres airflow demo test synth bench layer lint clean
+.PHONY: help prerequisites install postgres airflow demo test synth bench layer emr-python lint clean
 
 help:
 	@echo "make demo    set up everything and run the streaming pipeline end to end on the local twin"
@@ -53,8 +54,12 @@ $(NODE_INSTALLED): package.json package-lock.json | prerequisites
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(LAYER): lambdas/stream_transform/requirements.txt scripts/build_lambda_layer.py $(INSTALLED)
+$(LAYER): lambdas/stream_transform/requirements.txt scripts/build_lambda_layer.py stacks/dependency_builds.py $(INSTALLED)
 	$(BIN)/python scripts/build_lambda_layer.py
+
+# The EMR Serverless driver's packages (pydeequ, PyYAML, boto3, ...): CPython 3.9 wheels, deployed as one zip
+$(EMR_PYTHON): requirements/emr-python.txt scripts/build_emr_python.py stacks/dependency_builds.py $(INSTALLED)
+	$(BIN)/python scripts/build_emr_python.py
 
 $(AIRFLOW_INSTALLED): requirements/airflow.txt requirements/airflow-constraints.txt | prerequisites
 	@test -x $(AIRFLOW_VENV)/bin/python || $(PYTHON) -m venv $(AIRFLOW_VENV)
@@ -64,13 +69,15 @@ $(AIRFLOW_INSTALLED): requirements/airflow.txt requirements/airflow-constraints.
 
 airflow: $(AIRFLOW_INSTALLED)
 
-install: $(INSTALLED) $(NODE_INSTALLED) $(LAYER) postgres
+install: $(INSTALLED) $(NODE_INSTALLED) $(LAYER) $(EMR_PYTHON) postgres
 
 # The operational store's PostgreSQL server for the twin (Debian packages; nothing to do when installed)
 postgres:
 	bash scripts/install_postgres.sh
 
 layer: $(LAYER)
+
+emr-python: $(EMR_PYTHON)
 
 synth: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" npx --no-install cdk synth --no-notices --quiet -c stage=$(STAGE) --output cdk.out

@@ -5,7 +5,7 @@
   to a temporary directory (`build_raw`), then the real Glue scripts raw -> curated -> analytics run on local[2]
   (`start_spark`, `run_layer`: `--backfill true`, run date = the day after the generated days, as the demo
   replays its week); the quality gate then judges the curated data of that run date as the twin's batch day
-  does (`retail_lake.quality.gate.run_gate`, the engine the gate job picks, rows appended to `quality_results`
+  does (`retail_lake.quality.curated_gate.run_gate`, the engine the gate job picks, rows appended to `quality_results`
   with `write_results`); the SparkSession and its JVM are then stopped to free their memory. An embedded twin
   with the Serving stack (and Storage, Batch) is deployed from the cloud assembly, the analytics zone (the five
   gold tables and `quality_results`, Parquet part files at the keys the jobs write) is put in the analytics
@@ -94,7 +94,7 @@ def stop_spark(session: Any) -> None:
 def real_analytics_zone(events: int, seed: int, driver_memory: str, base: Path) -> dict[str, Any]:
     """The raw zone of N events, the real batch layer and the quality gate under `base`; the mirror of the
     analytics bucket is `base/analytics` (gold tables and quality_results), the raw bucket's is `base/raw`."""
-    from retail_lake.quality import gate
+    from retail_lake.quality import curated_gate, gate
 
     raw, curated, analytics = base / "raw", base / "curated", base / "analytics"
     print(f"setup: generating {events:,} events (seed {seed}) and running the stream transform ...", flush=True)
@@ -109,8 +109,8 @@ def real_analytics_zone(events: int, seed: int, driver_memory: str, base: Path) 
     layer = batch.run_layer(raw, curated, analytics, raw_setup["run_date"])
     layer_s = time.perf_counter() - started
     started = time.perf_counter()
-    report = gate.run_gate(spark, raw_setup["run_date"], list(batch.DATASETS), str(curated),
-                           run_id=gate.new_run_id())
+    report = curated_gate.run_gate(spark, raw_setup["run_date"], list(batch.DATASETS), str(curated),
+                                   run_id=gate.new_run_id())
     gate.write_results(spark, report, str(analytics / QUALITY_RESULTS))
     gate_s = time.perf_counter() - started
     print(f"  quality gate on {raw_setup['run_date']}: {gate_s:.1f} s ({report.headline()})", flush=True)

@@ -8,9 +8,18 @@ Writes <output_path>/customer_segments/as_of_date=<run_date>/           customer
         --analytics_path s3://<analytics bucket>/ --output_path s3://<analytics bucket>/ [--k 4] [--seed 7]
 
 Logic: `retail_lake.batch.ml.customer_segments`. Only the date's partitions are replaced on rerun.
+
+Quality gate: before anything is written, the rules of customer_segments (retail_lake/contracts/rules/) are
+evaluated on the computed rows (`retail_lake.quality.output_gate`): an error-level failure writes nothing
+and fails the run with QualityGateFailed; warnings are reported. Arguments: --results_path, --report_path,
+--topic_arn, --pipeline, --metrics_namespace.
 """
 
 from __future__ import annotations
+
+from retail_lake.batch.emr_python import use_shipped_packages
+
+use_shipped_packages()  # first: pydeequ, PyYAML, boto3 and their numpy from the job's archive (EMR Serverless)
 
 import argparse
 import datetime as dt
@@ -21,6 +30,7 @@ from pyspark.sql import functions as F
 
 from retail_lake.batch.ml import customer_segments
 from retail_lake.batch.schemas import EMR_TABLES, conform
+from retail_lake.quality import output_gate
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,6 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output_path", required=True, help="root the output tables are written under")
     parser.add_argument("--k", type=int, default=4, help="number of clusters")
     parser.add_argument("--seed", type=int, default=7)
+    output_gate.add_arguments(parser)
     # launchers add their own arguments (Glue-style --JOB_NAME, ...): ignore what is not ours
     return parser.parse_known_args(argv)[0]
 
@@ -58,10 +69,11 @@ def main(argv: list[str] | None = None) -> dict:
     out = args.output_path.rstrip("/")
     tables = {name: conform(df, EMR_TABLES[name]).persist()  # the columns the catalog declares
               for name, df in (("customer_segments", segments), ("customer_segment_profiles", profiles))}
+    report = output_gate.enforce(spark, "customer_segmentation", tables, args.run_date, out, args)  # before writing
     for name, df in tables.items():
         write_partition(df, f"{out}/{name}")
     summary = {"step": "customer_segmentation", "run_date": args.run_date.isoformat(), "silhouette": result.silhouette,
-               "rows": {name: df.count() for name, df in tables.items()}}
+               "rows": {name: df.count() for name, df in tables.items()}, "quality": output_gate.quality_summary(report)}
     for df in tables.values():
         df.unpersist()
     print(json.dumps(summary))

@@ -10,9 +10,18 @@ Writes <output_path>/demand_forecast/as_of_date=<run_date>/                    o
         [--horizon_days 7] [--season 7] [--backtest_days 7] [--history_days 56]
 
 Logic: `retail_lake.batch.ml.demand_forecast`. Only the date's partitions are replaced on rerun.
+
+Quality gate: before anything is written, the rules of demand_forecast (retail_lake/contracts/rules/) are
+evaluated on the computed rows (`retail_lake.quality.output_gate`): an error-level failure writes nothing
+and fails the run with QualityGateFailed; warnings are reported. Arguments: --results_path, --report_path,
+--topic_arn, --pipeline, --metrics_namespace.
 """
 
 from __future__ import annotations
+
+from retail_lake.batch.emr_python import use_shipped_packages
+
+use_shipped_packages()  # first: pydeequ, PyYAML, boto3 and their numpy from the job's archive (EMR Serverless)
 
 import argparse
 import datetime as dt
@@ -21,9 +30,9 @@ import json
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from retail_lake.batch.schemas import EVENT_DATE
 from retail_lake.batch.ml import demand_forecast
-from retail_lake.batch.schemas import EMR_TABLES, conform
+from retail_lake.batch.schemas import EMR_TABLES, EVENT_DATE, conform
+from retail_lake.quality import output_gate
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -35,6 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--season", type=int, default=7)
     parser.add_argument("--backtest_days", type=int, default=7)
     parser.add_argument("--history_days", type=int, default=56, help="days of daily_sales read, ending on --run_date")
+    output_gate.add_arguments(parser)
     return parser.parse_known_args(argv)[0]
 
 
@@ -60,10 +70,11 @@ def main(argv: list[str] | None = None) -> dict:
     outputs = {"demand_forecast": result.forecasts, "demand_forecast_backtest": result.backtest,
                "demand_forecast_backtest_summary": result.backtest_overall}
     tables = {name: conform(df, EMR_TABLES[name]).persist() for name, df in outputs.items()}
+    report = output_gate.enforce(spark, "demand_forecast", tables, args.run_date, out, args)  # before writing
     for name, df in tables.items():
         write_partition(df, f"{out}/{name}")
     summary = {"step": "demand_forecast", "run_date": args.run_date.isoformat(),
-               "rows": {name: df.count() for name, df in tables.items()}}
+               "rows": {name: df.count() for name, df in tables.items()}, "quality": output_gate.quality_summary(report)}
     for df in tables.values():
         df.unpersist()
     print(json.dumps(summary))

@@ -10,9 +10,18 @@ Writes <output_path>/product_affinity/as_of_date=<run_date>/   antecedent, conse
         [--window_days 90] [--min_support 0.01] [--min_confidence 0.1]
 
 Logic: `retail_lake.batch.ml.product_affinity`. Only the date's partition is replaced on rerun.
+
+Quality gate: before anything is written, the rules of product_affinity (retail_lake/contracts/rules/) are
+evaluated on the computed rows (`retail_lake.quality.output_gate`): an error-level failure writes nothing
+and fails the run with QualityGateFailed; warnings are reported. Arguments: --results_path, --report_path,
+--topic_arn, --pipeline, --metrics_namespace.
 """
 
 from __future__ import annotations
+
+from retail_lake.batch.emr_python import use_shipped_packages
+
+use_shipped_packages()  # first: pydeequ, PyYAML, boto3 and their numpy from the job's archive (EMR Serverless)
 
 import argparse
 import datetime as dt
@@ -23,6 +32,7 @@ from pyspark.sql import functions as F
 
 from retail_lake.batch.ml import product_affinity
 from retail_lake.batch.schemas import EMR_TABLES, EVENT_DATE, conform
+from retail_lake.quality import output_gate
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,6 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--window_days", type=int, default=90, help="days of baskets, ending on --run_date")
     parser.add_argument("--min_support", type=float, default=0.01)
     parser.add_argument("--min_confidence", type=float, default=0.1)
+    output_gate.add_arguments(parser)
     return parser.parse_known_args(argv)[0]
 
 
@@ -52,10 +63,13 @@ def main(argv: list[str] | None = None) -> dict:
     rules = product_affinity(lines, min_support=args.min_support, min_confidence=args.min_confidence)
     rules = conform(rules.select("*", F.lit(args.run_date).alias("as_of_date")), EMR_TABLES["product_affinity"])
     rules = rules.persist()
+    out = args.output_path.rstrip("/")
+    report = output_gate.enforce(spark, "product_affinity", {"product_affinity": rules}, args.run_date, out, args)
     (rules.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy("as_of_date")
-     .parquet(f"{args.output_path.rstrip('/')}/product_affinity"))
+     .parquet(f"{out}/product_affinity"))
     summary = {"step": "product_affinity", "run_date": args.run_date.isoformat(),
-               "window": [first.isoformat(), args.run_date.isoformat()], "rows": {"product_affinity": rules.count()}}
+               "window": [first.isoformat(), args.run_date.isoformat()], "rows": {"product_affinity": rules.count()},
+               "quality": output_gate.quality_summary(report)}
     rules.unpersist()
     print(json.dumps(summary))
     return summary

@@ -8,7 +8,7 @@
     --topic_arn arn:aws:sns:...              quality topic: a readable message when an error rule fails
     [--pipeline retail-lake-dev] [--metrics_namespace RetailLake/Quality]
 
-Evaluates every rule of each dataset (`retail_lake.quality.gate`; Deequ when its jar is on the classpath, Great
+Evaluates every rule of each dataset (`retail_lake.quality.curated_gate`; Deequ when its jar is on the classpath, Great
 Expectations otherwise), writes the results, publishes CloudWatch metrics and prints the report
 (`QUALITY_SUMMARY {...}` is the last line). When an error-level rule failed it publishes the report to the topic
 and fails the run with `QualityGateFailed: ...`; warnings only report.
@@ -19,12 +19,11 @@ from __future__ import annotations
 import json
 import sys
 
-import boto3
 from pyspark.sql import SparkSession
 
 from retail_lake.batch.job_args import resolve_args
 from retail_lake.contracts.registry import DATASETS
-from retail_lake.quality import gate
+from retail_lake.quality import curated_gate, gate
 from retail_lake.quality.results import METRICS_NAMESPACE
 
 REQUIRED = ["JOB_NAME", "date", "curated_path", "results_path", "report_path", "topic_arn"]
@@ -34,16 +33,14 @@ OPTIONAL = {"datasets": ",".join(DATASETS), "JOB_RUN_ID": "", "pipeline": "retai
 
 def main() -> None:
     args = resolve_args(sys.argv, REQUIRED, OPTIONAL)
-    datasets = gate.parse_datasets(args["datasets"])
+    datasets = curated_gate.parse_datasets(args["datasets"])
     run_id = args["JOB_RUN_ID"] or gate.new_run_id()
     spark = SparkSession.builder.getOrCreate()
-    report = gate.run_gate(spark, args["date"], datasets, args["curated_path"], run_id=run_id)
-    gate.write_results(spark, report, args["results_path"])
-    report_key = gate.write_report(report, args["report_path"])
-    gate.publish_metrics(boto3.client("cloudwatch"), report, args["metrics_namespace"], args["pipeline"])
+    report = curated_gate.run_gate(spark, args["date"], datasets, args["curated_path"], run_id=run_id)
+    report_key = gate.publish_report(spark, report, results_path=args["results_path"],
+                                     report_path=args["report_path"], topic_arn=args["topic_arn"],
+                                     pipeline=args["pipeline"], namespace=args["metrics_namespace"])
     print(report.text())
-    if report.failed:
-        gate.notify(boto3.client("sns"), args["topic_arn"], report, args["pipeline"])
     print("QUALITY_SUMMARY " + json.dumps(report.summary() | {"report": report_key}, sort_keys=True))
     if report.failed:
         raise gate.QualityGateFailed(report.headline())

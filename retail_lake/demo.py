@@ -261,8 +261,8 @@ def _run_batch(twin, options: DemoOptions, generator_config, console: Console, *
                "duplicates_dropped": duplicates_dropped, "batch_run_date": run_date.isoformat()}
     analytics_outputs = outputs.get(f"RetailLake-{options.stage}-Analytics")
     if options.emr and analytics_outputs is not None:
-        summary.update(_run_emr_steps(twin, storage, analytics_outputs, run_date, generator_config, console,
-                                      execute=orchestration is None))
+        summary.update(_run_emr_steps(twin, storage, analytics_outputs, batch_outputs, run_date, generator_config,
+                                      console, execute=orchestration is None))
     return summary
 
 
@@ -298,8 +298,8 @@ def demo_step_arguments(generator_config) -> dict[str, dict[str, Any]]:
     }
 
 
-def _run_emr_steps(twin, storage: dict[str, str], analytics_outputs: dict[str, str], run_date: dt.date,
-                   generator_config, console: Console, *, execute: bool = True) -> dict[str, Any]:
+def _run_emr_steps(twin, storage: dict[str, str], analytics_outputs: dict[str, str], batch_outputs: dict[str, str],
+                   run_date: dt.date, generator_config, console: Console, *, execute: bool = True) -> dict[str, Any]:
     """The EMR Serverless steps on the twin (StartJobRun through the API, run on local Spark): print the head of
     each table they write and the forecast's backtest error; return the counts for the summary."""
     from retail_lake.orchestration.analytics_steps import (
@@ -315,8 +315,8 @@ def _run_emr_steps(twin, storage: dict[str, str], analytics_outputs: dict[str, s
     states = "run by the daily pipeline"
     try:
         if execute:  # otherwise the state machine ran them
-            result = run_analytics_steps(twin.client("emr-serverless"), analytics_outputs, storage, run_date,
-                                         step_arguments=arguments, poll_s=0.2,
+            result = run_analytics_steps(twin.client("emr-serverless"), analytics_outputs, storage, batch_outputs,
+                                         run_date, step_arguments=arguments, poll_s=0.2,
                                          progress=lambda what: console.print(f"[bold]emr-serverless[/] {what} ..."))
             states = ", ".join(f"{step} {run.state}" for step, run in result.runs.items())
     except AnalyticsStepError as error:

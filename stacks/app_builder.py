@@ -10,12 +10,12 @@ from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from stacks.analytics_cluster.analytics_cluster_stack import AnalyticsClusterStack
+from stacks.batch.batch_processing_props import job_name_prefix
 from stacks.batch.batch_stack import BatchStack
 from stacks.ingestion.ingestion_stack import IngestionStack
 from stacks.orchestration.orchestration_stack import OrchestrationStack
 from stacks.serving.serving_stack import ServingStack
 from stacks.sources.sources_stack import SourcesStack, add_cdc_merge_job
-from stacks.batch.batch_processing_props import job_name_prefix
 from stacks.stage_config import DEFAULT_STAGE, StageConfig, load_stage_config
 from stacks.storage.storage_stack import StorageStack
 
@@ -102,6 +102,7 @@ def build_app(
         config.stack_name("Analytics"),
         config=config,
         storage=storage.storage,
+        quality_gate=batch.quality_gate,
         env=env,
         description=f"retail-lake {config.stage}: EMR Serverless application and job role for the heavy analytics",
     )

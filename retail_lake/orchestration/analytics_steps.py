@@ -6,8 +6,12 @@ The same calls run against an AWS account or the embedded twin (which really run
 Spark): only the client's endpoint differs. Every location comes from the stacks' outputs, never built by hand:
 
 - AnalyticsCluster: `EmrApplicationId`, `EmrJobRoleArn`, `EmrStepsUri` (`s3://<artifacts>/emr/steps/`, where the
-  entry points are deployed) and `EmrLibraryKey` (the `retail_lake` package zip, passed as `--py-files`);
-- Storage: `CuratedBucketName`, `AnalyticsBucketName` (inputs and the output root) and `ArtifactsBucketName`.
+  entry points are deployed), `EmrLibraryKey` (the `retail_lake` package zip, passed as `--py-files`),
+  `EmrPythonDepsKey` (the driver's Python packages zip, unpacked by `spark.archives` as
+  `retail_lake.batch.emr_python.EMR_PYTHON_DEPS_ALIAS`), `EmrDeequJarKey` (the Deequ jar, `--jars`) and
+  `EmrQualityPipeline` (the pipeline name of the quality metrics, `--pipeline`);
+- Storage: `CuratedBucketName`, `AnalyticsBucketName` (inputs and the output root) and `ArtifactsBucketName`;
+- Batch: `QualityTopicArn` (the topic the steps' quality gates notify, `--topic_arn`).
 
 The steps read what the batch day wrote (curated `pos_sales`, analytics `customer_360` and `daily_sales`): run
 `retail_lake.orchestration.batch_day.run_batch_day` for the date first.
@@ -19,6 +23,9 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
+
+from retail_lake.batch.emr_python import EMR_PYTHON_DEPS_ALIAS
+from retail_lake.quality.results import REPORTS_PREFIX, RESULTS_PREFIX
 
 TERMINAL_STATES = frozenset({"SUCCESS", "FAILED", "CANCELLED"})
 
@@ -73,25 +80,38 @@ def _output(outputs: Mapping[str, str], key: str, stack: str) -> str:
 
 
 def step_job_driver(step: str, analytics_outputs: Mapping[str, str], storage_outputs: Mapping[str, str],
-                    run_date: str, extra_arguments: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The `jobDriver` of one step's run: entry point, `--key value` arguments, `--py-files` the package zip."""
+                    batch_outputs: Mapping[str, str], run_date: str,
+                    extra_arguments: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The `jobDriver` of one step's run: entry point, `--key value` arguments (the inputs, the output root and
+    where the step's quality gate writes and notifies), `--py-files` the package zip, `--jars` the Deequ jar and
+    `spark.archives` the driver's Python packages."""
     if step not in STEPS:
         raise AnalyticsStepError(f"unknown EMR step {step!r}; the steps are {sorted(STEPS)}")
     script, input_argument, input_bucket = STEPS[step]
     steps_uri = _output(analytics_outputs, "EmrStepsUri", "AnalyticsCluster")
     library_key = _output(analytics_outputs, "EmrLibraryKey", "AnalyticsCluster")
+    python_deps_key = _output(analytics_outputs, "EmrPythonDepsKey", "AnalyticsCluster")
+    deequ_jar_key = _output(analytics_outputs, "EmrDeequJarKey", "AnalyticsCluster")
+    topic_arn = _output(batch_outputs, "QualityTopicArn", "Batch")
     artifacts = _output(storage_outputs, "ArtifactsBucketName", "Storage")
+    analytics = _output(storage_outputs, "AnalyticsBucketName", "Storage")
     arguments = {
         "--run_date": run_date,
         input_argument: f"s3://{_output(storage_outputs, input_bucket, 'Storage')}/",
-        "--output_path": f"s3://{_output(storage_outputs, 'AnalyticsBucketName', 'Storage')}/",
+        "--output_path": f"s3://{analytics}/",
+        "--results_path": f"s3://{analytics}/{RESULTS_PREFIX}",
+        "--report_path": f"s3://{analytics}/{REPORTS_PREFIX}",
+        "--topic_arn": topic_arn,
     }
+    if analytics_outputs.get("EmrQualityPipeline"):
+        arguments["--pipeline"] = analytics_outputs["EmrQualityPipeline"]
     for key, value in (extra_arguments or {}).items():
         arguments[key if key.startswith("--") else f"--{key}"] = str(value)
     return {"sparkSubmit": {
         "entryPoint": f"{steps_uri.rstrip('/')}/{script}",
         "entryPointArguments": [item for pair in arguments.items() for item in pair],
-        "sparkSubmitParameters": f"--py-files s3://{artifacts}/{library_key}",
+        "sparkSubmitParameters": f"--py-files s3://{artifacts}/{library_key} --jars s3://{artifacts}/{deequ_jar_key} "
+                                 f"--conf spark.archives=s3://{artifacts}/{python_deps_key}#{EMR_PYTHON_DEPS_ALIAS}",
     }}
 
 
@@ -99,6 +119,7 @@ def run_analytics_steps(
     emr_serverless_client,
     analytics_outputs: Mapping[str, str],
     storage_outputs: Mapping[str, str],
+    batch_outputs: Mapping[str, str],
     run_date: dt.date | str,
     wait: bool = True,
     *,
@@ -120,7 +141,8 @@ def run_analytics_steps(
     result = AnalyticsStepsResult(run_date, application_id)
     started = time.monotonic()
     for step in steps:
-        driver = step_job_driver(step, analytics_outputs, storage_outputs, run_date, (step_arguments or {}).get(step))
+        driver = step_job_driver(step, analytics_outputs, storage_outputs, batch_outputs, run_date,
+                                 (step_arguments or {}).get(step))
         if progress:
             progress(f"{step} ({run_date}): {driver['sparkSubmit']['entryPoint']}")
         response = emr_serverless_client.start_job_run(
@@ -196,7 +218,8 @@ def run_emr_for_batch_day(cloudformation, emr_serverless_client, s3, stage: str,
     run_date = run_date if isinstance(run_date, str) else run_date.isoformat()
     try:
         analytics = stack_outputs(cloudformation, f"RetailLake-{stage}-Analytics")
-        result = run_analytics_steps(emr_serverless_client, analytics, storage_outputs, run_date, poll_s=poll_s,
+        batch = stack_outputs(cloudformation, f"RetailLake-{stage}-Batch")
+        result = run_analytics_steps(emr_serverless_client, analytics, storage_outputs, batch, run_date, poll_s=poll_s,
                                      progress=(lambda what: progress(f"emr-serverless: {what} ...")) if progress
                                      else None)
     except (AnalyticsStepError, BatchRunError) as error:

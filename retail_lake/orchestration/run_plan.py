@@ -111,17 +111,23 @@ def emr_step_drivers(emr: Mapping[str, str], run_date: str, steps: Sequence[str]
                      extra_arguments: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict]:
     """The `StartJobRun` parameters (aws-sdk casing) of every EMR Serverless step for `run_date`.
 
-    `emr` holds the deployed locations: `steps_uri`, `library_key`, `artifacts_bucket`, `curated_bucket`,
-    `analytics_bucket`. The driver is the one `retail-lake run-batch`'s EMR path submits
+    `emr` holds the deployed locations: `steps_uri`, `library_key`, `python_deps_key`, `deequ_jar_key`,
+    `quality_topic_arn`, `artifacts_bucket`, `curated_bucket`, `analytics_bucket` (and, optional,
+    `quality_pipeline`). The driver is the one `retail-lake run-batch`'s EMR path submits
     (`analytics_steps.step_job_driver`), recased for the Step Functions aws-sdk integration."""
     from retail_lake.orchestration.analytics_steps import step_job_driver
 
-    analytics_outputs = {"EmrStepsUri": emr["steps_uri"], "EmrLibraryKey": emr["library_key"]}
-    storage_outputs = {"ArtifactsBucketName": emr["artifacts_bucket"], "CuratedBucketName": emr["curated_bucket"],
-                       "AnalyticsBucketName": emr["analytics_bucket"]}
+    # the stack outputs each location is; a location missing here is reported under its output's name
+    analytics_outputs = {output: emr[key] for output, key in (
+        ("EmrStepsUri", "steps_uri"), ("EmrLibraryKey", "library_key"), ("EmrPythonDepsKey", "python_deps_key"),
+        ("EmrDeequJarKey", "deequ_jar_key"), ("EmrQualityPipeline", "quality_pipeline")) if emr.get(key)}
+    storage_outputs = {output: emr[key] for output, key in (
+        ("ArtifactsBucketName", "artifacts_bucket"), ("CuratedBucketName", "curated_bucket"),
+        ("AnalyticsBucketName", "analytics_bucket")) if emr.get(key)}
+    batch_outputs = {"QualityTopicArn": emr["quality_topic_arn"]} if emr.get("quality_topic_arn") else {}
     drivers = []
     for step in steps:
-        submit = step_job_driver(step, analytics_outputs, storage_outputs, run_date,
+        submit = step_job_driver(step, analytics_outputs, storage_outputs, batch_outputs, run_date,
                                  (extra_arguments or {}).get(step))["sparkSubmit"]
         drivers.append({
             "step": step,

@@ -15,11 +15,11 @@ import os
 from typing import Any
 
 from retail_lake.quality.resolve import Resolved, lag_column, threshold_text
-from retail_lake.quality.results import FAILED, PASSED, RuleResult, compliance
+from retail_lake.quality.results import FAILED, PASSED, RuleResult, compliance, schema_text
 
 ENGINE = "deequ"
 # Deequ for Spark 3.5 / Scala 2.12 (Glue 5.0, EMR 7) and the pydeequ release that drives it.
-DEEQU_MAVEN_COORDINATE = "com.amazon.deequ:deequ:2.0.7-spark-3.5"
+DEEQU_MAVEN_COORDINATE = "com.amazon.deequ:deequ:2.0.21-spark-3.5"
 PYDEEQU_VERSION = "1.7.0"
 DEEQU_CHECK_CLASS = "com.amazon.deequ.checks.Check"
 
@@ -36,44 +36,43 @@ def constraint_for(resolved: Resolved) -> dict[str, Any] | None:
     rule, p = resolved.rule, resolved.rule.params
     column = rule.column
     exact = ("==", 1.0)
-    match rule.type:
-        case "completeness":
-            if float(p["min_fraction"]) >= 1:
-                return {"method": "isComplete", "args": [column], "assertion": None}
-            return {"method": "hasCompleteness", "args": [column], "assertion": (">=", float(p["min_fraction"]))}
-        case "uniqueness":
-            return {"method": "hasUniqueness", "args": [list(p["columns"])], "assertion": exact}
-        case "allowed_values":
-            return {"method": "isContainedIn", "args": [column, [str(v) for v in p["values"]]], "assertion": None}
-        case "range":
-            bounds = []
-            if p["min"] is not None:
-                bounds.append(f"{column} >= {p['min']!r}")
-            if p["max"] is not None:
-                bounds.append(f"{column} <= {p['max']!r}")
-            predicate = f"{column} IS NULL OR ({' AND '.join(bounds)})"
+    if rule.type == "completeness":
+        if float(p["min_fraction"]) >= 1:
+            return {"method": "isComplete", "args": [column], "assertion": None}
+        return {"method": "hasCompleteness", "args": [column], "assertion": (">=", float(p["min_fraction"]))}
+    elif rule.type == "uniqueness":
+        return {"method": "hasUniqueness", "args": [list(p["columns"])], "assertion": exact}
+    elif rule.type == "allowed_values":
+        return {"method": "isContainedIn", "args": [column, [str(v) for v in p["values"]]], "assertion": None}
+    elif rule.type == "range":
+        bounds = []
+        if p["min"] is not None:
+            bounds.append(f"{column} >= {p['min']!r}")
+        if p["max"] is not None:
+            bounds.append(f"{column} <= {p['max']!r}")
+        predicate = f"{column} IS NULL OR ({' AND '.join(bounds)})"
+        return {"method": "satisfies", "args": [predicate, rule.id], "assertion": exact}
+    elif rule.type == "pattern":
+        if p["forbid"]:
+            predicate = f"{column} IS NULL OR NOT ({column} RLIKE {_sql_literal(p['regex'])})"
             return {"method": "satisfies", "args": [predicate, rule.id], "assertion": exact}
-        case "pattern":
-            if p["forbid"]:
-                predicate = f"{column} IS NULL OR NOT ({column} RLIKE {_sql_literal(p['regex'])})"
-                return {"method": "satisfies", "args": [predicate, rule.id], "assertion": exact}
-            return {"method": "hasPattern", "args": [column, p["regex"]], "assertion": exact}
-        case "referential_integrity":
-            flag = rule.flag_column
-            return {"method": "satisfies", "args": [f"{flag} IS NULL OR {flag}", rule.id], "assertion": exact}
-        case "freshness" if rule.scope == "row":
-            lag, lag_seconds = lag_column(rule), float(p["min_lag_seconds"])
-            bound = f"{lag} <= 0" if lag_seconds <= 0 else f"{lag} < {lag_seconds!r}"
-            return {"method": "satisfies", "args": [f"{lag} IS NULL OR {bound}", rule.id], "assertion": exact}
-        case "freshness":
-            seconds = _epoch(resolved["min_time"])
-            return {"method": "hasMax", "args": [f"_epoch_seconds_{column}"], "assertion": (">=", seconds)}
-        case "row_count_anomaly":
-            if resolved["max"] is None:
-                return {"method": "hasSize", "args": [], "assertion": (">=", resolved["min"])}
-            return {"method": "hasSize", "args": [], "assertion": ("between", (resolved["min"], resolved["max"]))}
-        case "schema":
-            return None
+        return {"method": "hasPattern", "args": [column, p["regex"]], "assertion": exact}
+    elif rule.type == "referential_integrity":
+        flag = rule.flag_column
+        return {"method": "satisfies", "args": [f"{flag} IS NULL OR {flag}", rule.id], "assertion": exact}
+    elif rule.type == "freshness" and rule.scope == "row":
+        lag, lag_seconds = lag_column(rule), float(p["min_lag_seconds"])
+        bound = f"{lag} <= 0" if lag_seconds <= 0 else f"{lag} < {lag_seconds!r}"
+        return {"method": "satisfies", "args": [f"{lag} IS NULL OR {bound}", rule.id], "assertion": exact}
+    elif rule.type == "freshness":
+        seconds = _epoch(resolved["min_time"])
+        return {"method": "hasMax", "args": [f"_epoch_seconds_{column}"], "assertion": (">=", seconds)}
+    elif rule.type == "row_count_anomaly":
+        if resolved["max"] is None:
+            return {"method": "hasSize", "args": [], "assertion": (">=", resolved["min"])}
+        return {"method": "hasSize", "args": [], "assertion": ("between", (resolved["min"], resolved["max"]))}
+    elif rule.type == "schema":
+        return None
     raise ValueError(f"{rule.id}: no Deequ translation for type {rule.type!r}")
 
 
@@ -98,11 +97,22 @@ def assertion_function(assertion: tuple[str, Any] | None):
     raise ValueError(f"unknown assertion operator {op!r}")
 
 
-def deequ_available(spark: Any) -> bool:
-    """Whether the Deequ classes load in this Spark session's JVM (and pydeequ imports)."""
+def deequ_on_classpath(spark: Any) -> bool:
+    """Whether the Deequ classes load in this Spark session's JVM. Jars added with `--jars` / `spark.jars` (EMR) or
+    `--extra-jars` (Glue) are on the thread's context class loader, not the one `Class.forName(name)` uses from
+    py4j, so the lookup names that loader."""
+    jvm = spark.sparkContext._jvm
     try:
-        spark.sparkContext._jvm.java.lang.Class.forName(DEEQU_CHECK_CLASS)
-    except Exception:
+        loader = jvm.java.lang.Thread.currentThread().getContextClassLoader()
+        jvm.java.lang.Class.forName(DEEQU_CHECK_CLASS, False, loader)
+    except Exception:  # py4j's Py4JJavaError (ClassNotFoundException) or Py4JError: not there
+        return False
+    return True
+
+
+def deequ_available(spark: Any) -> bool:
+    """Whether the Deequ classes load in this Spark session's JVM and pydeequ imports."""
+    if not deequ_on_classpath(spark):
         return False
     os.environ.setdefault("SPARK_VERSION", spark.version.rsplit(".", 1)[0])
     try:
@@ -130,7 +140,17 @@ def build_check(spark: Any, resolved: Resolved) -> Any:
 
 
 def evaluate(spark: Any, frame: Any, resolved_rules: list[Resolved]) -> list[RuleResult]:  # pragma: no cover - AWS
-    """Verify the Spark `frame` with Deequ; one `RuleResult` per rule."""
+    """Verify the Spark `frame` with Deequ; one `RuleResult` per rule. The frame holds rows (an empty partition is
+    judged without an engine: `retail_lake.quality.gate.evaluate_dataset`)."""
+    try:
+        return _evaluate(spark, frame, resolved_rules)
+    finally:
+        # pydeequ starts py4j's callback server for the assertion functions; left running it keeps the driver's
+        # Python process alive after the job's last line (the run would never end). pydeequ restarts it when needed.
+        spark.sparkContext._gateway.shutdown_callback_server()
+
+
+def _evaluate(spark: Any, frame: Any, resolved_rules: list[Resolved]) -> list[RuleResult]:  # pragma: no cover - AWS
     from pydeequ.verification import VerificationResult, VerificationSuite
 
     total = frame.count()
@@ -157,7 +177,7 @@ def evaluate(spark: Any, frame: Any, resolved_rules: list[Resolved]) -> list[Rul
             missing = sorted(set(resolved["columns"]) - set(frame.columns))
             unexpected = sorted(set(frame.columns) - set(resolved["columns"]))
             status = PASSED if not missing and not unexpected else FAILED
-            observed = "as expected" if status == PASSED else f"missing {missing}; unexpected {unexpected}"
+            observed = schema_text(missing, unexpected)
             results.append(RuleResult(rule.id, rule.level, rule.scope, rule.type, status, observed,
                                       threshold_text(resolved), len(missing) + len(unexpected), total, ENGINE))
             continue

@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 from retail_lake.quality.resolve import Resolved, lag_column, threshold_text
-from retail_lake.quality.results import FAILED, PASSED, RuleResult, compliance
+from retail_lake.quality.results import FAILED, PASSED, RuleResult, compliance, schema_text
 
 ENGINE = "great_expectations"
 _CONTEXT_LOCK = threading.Lock()
@@ -24,44 +24,43 @@ def expectation_for(resolved: Resolved) -> tuple[str, dict[str, Any]]:
     """(Great Expectations class name, keyword arguments) checking `resolved.rule`."""
     rule, p = resolved.rule, resolved.rule.params
     column = rule.column
-    match rule.type:
-        case "completeness":
-            kwargs = {"column": column}
-            if float(p["min_fraction"]) < 1:
-                kwargs["mostly"] = float(p["min_fraction"])
-            return "ExpectColumnValuesToNotBeNull", kwargs
-        case "uniqueness":
-            if len(p["columns"]) == 1:
-                return "ExpectColumnValuesToBeUnique", {"column": p["columns"][0]}
-            return "ExpectCompoundColumnsToBeUnique", {"column_list": list(p["columns"])}
-        case "allowed_values":
-            return "ExpectColumnValuesToBeInSet", {"column": column, "value_set": list(p["values"])}
-        case "range":
-            kwargs = {"column": column}
-            if p["min"] is not None:
-                kwargs["min_value"] = p["min"]
-            if p["max"] is not None:
-                kwargs["max_value"] = p["max"]
-            return "ExpectColumnValuesToBeBetween", kwargs
-        case "pattern":
-            name = "ExpectColumnValuesToNotMatchRegex" if p["forbid"] else "ExpectColumnValuesToMatchRegex"
-            return name, {"column": column, "regex": p["regex"]}
-        case "referential_integrity":
-            return "ExpectColumnValuesToBeInSet", {"column": rule.flag_column, "value_set": [True]}
-        case "freshness" if rule.scope == "row":
-            lag = float(p["min_lag_seconds"])
-            if lag <= 0:
-                return "ExpectColumnValuesToBeBetween", {"column": lag_column(rule), "max_value": 0}
-            return "ExpectColumnValuesToBeBetween", {"column": lag_column(rule), "max_value": lag, "strict_max": True}
-        case "freshness":
-            return "ExpectColumnMaxToBeBetween", {"column": column, "min_value": resolved["min_time"]}
-        case "row_count_anomaly":
-            kwargs = {"min_value": resolved["min"]}
-            if resolved["max"] is not None:
-                kwargs["max_value"] = resolved["max"]
-            return "ExpectTableRowCountToBeBetween", kwargs
-        case "schema":
-            return "ExpectTableColumnsToMatchSet", {"column_set": list(resolved["columns"]), "exact_match": True}
+    if rule.type == "completeness":
+        kwargs = {"column": column}
+        if float(p["min_fraction"]) < 1:
+            kwargs["mostly"] = float(p["min_fraction"])
+        return "ExpectColumnValuesToNotBeNull", kwargs
+    elif rule.type == "uniqueness":
+        if len(p["columns"]) == 1:
+            return "ExpectColumnValuesToBeUnique", {"column": p["columns"][0]}
+        return "ExpectCompoundColumnsToBeUnique", {"column_list": list(p["columns"])}
+    elif rule.type == "allowed_values":
+        return "ExpectColumnValuesToBeInSet", {"column": column, "value_set": list(p["values"])}
+    elif rule.type == "range":
+        kwargs = {"column": column}
+        if p["min"] is not None:
+            kwargs["min_value"] = p["min"]
+        if p["max"] is not None:
+            kwargs["max_value"] = p["max"]
+        return "ExpectColumnValuesToBeBetween", kwargs
+    elif rule.type == "pattern":
+        name = "ExpectColumnValuesToNotMatchRegex" if p["forbid"] else "ExpectColumnValuesToMatchRegex"
+        return name, {"column": column, "regex": p["regex"]}
+    elif rule.type == "referential_integrity":
+        return "ExpectColumnValuesToBeInSet", {"column": rule.flag_column, "value_set": [True]}
+    elif rule.type == "freshness" and rule.scope == "row":
+        lag = float(p["min_lag_seconds"])
+        if lag <= 0:
+            return "ExpectColumnValuesToBeBetween", {"column": lag_column(rule), "max_value": 0}
+        return "ExpectColumnValuesToBeBetween", {"column": lag_column(rule), "max_value": lag, "strict_max": True}
+    elif rule.type == "freshness":
+        return "ExpectColumnMaxToBeBetween", {"column": column, "min_value": resolved["min_time"]}
+    elif rule.type == "row_count_anomaly":
+        kwargs = {"min_value": resolved["min"]}
+        if resolved["max"] is not None:
+            kwargs["max_value"] = resolved["max"]
+        return "ExpectTableRowCountToBeBetween", kwargs
+    elif rule.type == "schema":
+        return "ExpectTableColumnsToMatchSet", {"column_set": list(resolved["columns"]), "exact_match": True}
     raise ValueError(f"{rule.id}: no Great Expectations translation for type {rule.type!r}")
 
 
@@ -116,7 +115,7 @@ def _result(resolved: Resolved, validation: Any, total: int) -> RuleResult:
     if rule.type == "schema":
         unexpected = sorted(set(found.get("observed_value") or []) - set(resolved["columns"]))
         missing = sorted(set(resolved["columns"]) - set(found.get("observed_value") or []))
-        observed = _schema_text(missing, unexpected)
+        observed = schema_text(missing, unexpected)
         return RuleResult(rule.id, rule.level, rule.scope, rule.type, status, observed, threshold_text(resolved),
                           len(missing) + len(unexpected), total, ENGINE)
     if rule.type == "row_count_anomaly":
@@ -136,14 +135,3 @@ def _result(resolved: Resolved, validation: Any, total: int) -> RuleResult:
 
 def _iso(value: Any) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
-def _schema_text(missing: list[str], unexpected: list[str]) -> str:
-    if not missing and not unexpected:
-        return "as expected"
-    parts = []
-    if missing:
-        parts.append("missing " + ", ".join(missing))
-    if unexpected:
-        parts.append("unexpected " + ", ".join(unexpected))
-    return "; ".join(parts)

@@ -1,24 +1,29 @@
-"""The quality gate between curated and analytics: evaluate every rule of each dataset on the curated partition
-of one business date, with Deequ when its jar is on the classpath and Great Expectations otherwise, and
-decide: a failed error-level rule fails the gate (analytics must not run), warnings only report.
+"""A quality gate: evaluate every rule of each dataset on one partition, with Deequ when its jar is on the classpath
+and Great Expectations otherwise, and decide: a failed error-level rule fails the gate (what it guards must not run
+or be published), warnings only report. Then the outputs: the `quality_results` rows, the readable report, the
+CloudWatch metrics and, on failure, the quality topic.
 
-    report = run_gate(spark, "2026-11-07", ["pos_sales", ...], curated_path, run_id="jr_...")
-    write_results(spark, report, results_path); publish_metrics(cloudwatch, report, ...)
-    if report.failed: notify(sns, topic_arn, report); raise QualityGateFailed(report.headline())
+Two gates use it: between curated and analytics (`retail_lake.quality.curated_gate`, Glue job
+`glue_jobs/quality_gate.py`) and on what each EMR step computed, before it is written
+(`retail_lake.quality.output_gate`, the `emr_steps/` scripts). This module runs on EMR's Python 3.9 with pyspark,
+pydeequ, PyYAML and boto3 (see emr_steps/README.md); Great Expectations is imported only when Deequ is missing.
 
-The Glue entry script `glue_jobs/quality_gate.py` does exactly that.
+    report = GateReport(run_id, run_date, engine, [DatasetReport(...), ...], evaluated_at, guards="analytics")
+    publish_report(spark, report, results_path=..., report_path=..., topic_arn=..., pipeline=...)
+    if report.failed: raise QualityGateFailed(report.headline())
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
 from retail_lake.batch.partitions import path_not_found
-from retail_lake.quality import deequ, expectations
-from retail_lake.quality.resolve import GateContext, resolve_all
-from retail_lake.quality.results import RuleResult, result_row
+from retail_lake.quality import deequ
+from retail_lake.quality.resolve import GateContext, Resolved, resolve_all, threshold_text
+from retail_lake.quality.results import FAILED, PASSED, RuleResult, compliance, result_row, schema_text
 from retail_lake.quality.row_checks import violation, with_helper_columns
 from retail_lake.quality.rules import Rule, rules_for
 
@@ -58,6 +63,9 @@ class GateReport:
     engine: str
     datasets: list[DatasetReport]
     evaluated_at: dt.datetime
+    guards: str = "analytics"  # what a failure stops: "analytics", "the customer_segmentation outputs", ...
+    subject_of: str = "the curated data"  # what was judged, for the headline
+    label: str = ""  # names the gate in the message subject (the EMR step); empty for the curated gate
 
     @property
     def failed(self) -> bool:
@@ -72,24 +80,25 @@ class GateReport:
         warnings = sum(len(d.warnings) for d in self.datasets)
         if blocking:
             listed = "; ".join(f"{r.rule_id} ({_failing(r)})" for _, r in blocking)
-            return (f"{len(blocking)} error rule(s) failed on the curated data of {self.run_date}: {listed}. "
-                    f"Analytics was not built; see the quality report of run {self.run_id}.")
+            return (f"{len(blocking)} error rule(s) failed on {self.subject_of} of {self.run_date}: {listed}. "
+                    f"Stopped: {self.guards} (not written); see the quality report of run {self.run_id}.")
         return f"all error rules passed on {self.run_date}" + (f"; {warnings} warning(s)" if warnings else "")
 
     def summary(self) -> dict[str, Any]:
         """Counts for logs and the orchestrator: per dataset, rows, failed error and warning rule ids."""
         return {"run_id": self.run_id, "run_date": self.run_date, "engine": self.engine, "failed": self.failed,
+                "guards": self.guards,
                 "datasets": {d.dataset: {"rows": d.rows, "errors": [r.rule_id for r in d.blocking],
                                          "warnings": [r.rule_id for r in d.warnings]} for d in self.datasets}}
 
     def subject(self, pipeline: str = "retail-lake") -> str:
         state = "FAILED" if self.failed else "passed"
-        return f"Quality gate {state}: {pipeline} {self.run_date}"[:100]
+        return f"Quality gate {state}: {pipeline} {self.label + ' ' if self.label else ''}{self.run_date}"[:100]
 
     def text(self) -> str:
         """The run report for a person: every dataset, every failed rule with what was found, examples."""
         lines = [f"Quality gate for business date {self.run_date}: "
-                 f"{'FAILED (analytics stopped)' if self.failed else 'PASSED'}",
+                 f"{f'FAILED ({self.guards} stopped)' if self.failed else 'PASSED'}",
                  f"run {self.run_id} | engine {self.engine} | {self.evaluated_at.isoformat(timespec='seconds')}", ""]
         for report in self.datasets:
             passed = sum(not r.failed for r in report.results)
@@ -124,8 +133,24 @@ def _rule_text(dataset: str, rule_id: str) -> str:
 # ------------------------------------------------------------------------------------------ evaluation
 
 
+GREAT_EXPECTATIONS = "great_expectations"  # `retail_lake.quality.expectations.ENGINE`
+
+
+class NoQualityEngine(RuntimeError):
+    """Neither engine can run in this Spark session."""
+
+
 def choose_engine(spark: Any) -> str:
-    return deequ.ENGINE if deequ.deequ_available(spark) else expectations.ENGINE
+    """Deequ when its classes load in the session's JVM, otherwise Great Expectations when it is installed (here,
+    the twin, laptops); on EMR and Glue without the jar neither is there: a clear error, never an unchecked run."""
+    if deequ.deequ_available(spark):
+        return deequ.ENGINE
+    if importlib.util.find_spec(GREAT_EXPECTATIONS) is not None:
+        return GREAT_EXPECTATIONS
+    raise NoQualityEngine(
+        f"the Deequ classes ({deequ.DEEQU_MAVEN_COORDINATE}) are not on this Spark session's classpath and "
+        "great_expectations is not installed: pass the jar with the job (Glue --extra-jars, EMR --jars; see "
+        "docs/quality.md) or install great_expectations")
 
 
 def to_pandas(df: Any) -> Any:
@@ -148,9 +173,39 @@ def evaluate_dataset(spark: Any, df: Any, rules: tuple[Rule, ...], context: Gate
         context = GateContext(context.partition_date, context.trailing_counts,
                               tuple(context.expected_columns) + tuple(helpers))
     resolved = resolve_all(rules, context)
+    if prepared.isEmpty():
+        return empty_partition_results(resolved, prepared.columns, engine)
     if engine == deequ.ENGINE:
         return deequ.evaluate(spark, prepared, resolved)
+    from retail_lake.quality import expectations  # only where Deequ is missing (here, the twin; a job without the jar)
+
     return expectations.evaluate(to_pandas(prepared), resolved)
+
+
+def empty_partition_results(resolved_rules: list[Resolved], columns: list[str], engine: str) -> list[RuleResult]:
+    """A partition without rows, judged alike whichever the engine (Deequ fails its completeness, compliance and
+    uniqueness constraints on no data, Great Expectations passes them): nothing to judge row by row, so per-value
+    and uniqueness rules pass with 0 failing rows; the row-count band and the schema are judged; the newest-value
+    freshness fails (there is no value)."""
+    results = []
+    for resolved in resolved_rules:
+        rule, threshold = resolved.rule, threshold_text(resolved)
+        failing: int | None = 0
+        if rule.type == "schema":
+            missing = sorted(set(resolved["columns"]) - set(columns))
+            unexpected = sorted(set(columns) - set(resolved["columns"]))
+            passed, observed, failing = not missing and not unexpected, schema_text(missing, unexpected), \
+                len(missing) + len(unexpected)
+        elif rule.type == "row_count_anomaly":
+            passed = resolved["min"] <= 0 and (resolved["max"] is None or resolved["max"] >= 0)
+            observed, failing = "0", None
+        elif rule.type == "freshness" and rule.scope == "dataset":
+            passed, observed, failing = False, "no rows", None
+        else:
+            passed, observed = True, compliance(0, 0)
+        results.append(RuleResult(rule.id, rule.level, rule.scope, rule.type, PASSED if passed else FAILED, observed,
+                                  threshold, failing, 0, engine))
+    return results
 
 
 def failing_examples(df: Any, rules: tuple[Rule, ...], results: list[RuleResult],
@@ -174,13 +229,24 @@ def failing_examples(df: Any, rules: tuple[Rule, ...], results: list[RuleResult]
         else:
             continue
         shown = [c for c in EXAMPLE_COLUMNS if c in prepared.columns]
-        free_text = rule.column if rule.column and rule.column not in shown and rule.column in prepared.columns else None
-        selected = [F.col(c) for c in shown]
-        if free_text:
-            selected.append(F.length(F.col(free_text)).alias(f"{free_text}_length"))
+        judged = rule.column if rule.column and rule.column not in shown and rule.column in prepared.columns else None
+        if judged and _is_text(prepared, judged):  # free text: by its length only
+            shown = [*[F.col(c) for c in shown], F.length(F.col(judged)).alias(f"{judged}_length")]
+        elif judged:  # a number, date or flag is shown as it is
+            shown = [*shown, judged]
+        selected = [F.col(c) if isinstance(c, str) else c for c in shown]
+        if not selected:  # none of the table's columns may be shown (e.g. a key of pseudonymous ids): counts only
+            continue
         examples[rule.id] = [{k: _plain(v) for k, v in row.asDict().items()}
                              for row in failing.select(*selected).limit(limit).collect()]
     return examples
+
+
+def _is_text(df: Any, column: str) -> bool:
+    from pyspark.sql import types as st
+
+    return isinstance(df.schema[column].dataType, (st.StringType, st.BinaryType, st.ArrayType, st.MapType,
+                                                   st.StructType))
 
 
 def _plain(value: Any) -> Any:
@@ -192,81 +258,50 @@ def _plain(value: Any) -> Any:
     return value
 
 
-# ------------------------------------------------------------------------------------------ reading curated
+# ------------------------------------------------------------------------------------------ one partition
 
 
-def curated_columns(spark: Any, dataset: str) -> tuple[str, ...]:
-    """The columns the curated step writes for `dataset` (run on empty frames), with `event_date`."""
-    from pyspark.sql import types as st
+def trailing_counts(table: Any, day: dt.date, days: int, column: str = EVENT_DATE) -> tuple[int, ...]:
+    """Row counts of the `days` dates (`column`) before `day` that have rows, newest first."""
+    from pyspark.sql import functions as F
 
-    from retail_lake.batch import curated
-    from retail_lake.batch.reference import ReferenceDimensions
-    from retail_lake.contracts.derive import spark_schema
-    from retail_lake.contracts.registry import BY_DATASET
-
-    def empty(columns: list[str]):
-        return spark.createDataFrame([], st.StructType([st.StructField(c, st.StringType()) for c in columns]))
-
-    dimension_columns = {name: [key, *attributes.values()] for name, (key, _, attributes) in curated.DIMENSIONS.items()}
-    dimension_columns["stores"].append("timezone")
-    ref = ReferenceDimensions(**{name: empty(columns) for name, columns in dimension_columns.items()})
-    raw = spark.createDataFrame([], spark_schema(BY_DATASET[dataset]))
-    day = dt.date(2000, 1, 1)
-    return tuple(curated.curate(dataset, raw, ref, day, day).rows.columns)
+    first = day - dt.timedelta(days=days)
+    rows = (table.where(F.col(column).between(F.lit(first), F.lit(day - dt.timedelta(days=1))))
+            .groupBy(column).count().collect())
+    return tuple(int(r["count"]) for r in sorted(rows, key=lambda r: r[column], reverse=True))
 
 
-def read_curated(spark: Any, curated_path: str, dataset: str) -> Any | None:
-    """The dataset's curated table (partition column `event_date` included), or None when it has no data. The schema
-    is read from the files, not the declaration (`retail_lake.batch.catalog.read_curated`): the schema rule judges
-    what was written."""
-    base = f"{curated_path.rstrip('/')}/{dataset}"
+def read_table(spark: Any, path: str) -> Any | None:
+    """A partitioned Parquet table (partition columns included, schema from the files), or None when nothing is
+    written there yet."""
+    base = path.rstrip("/") + "/"
     try:
-        return spark.read.option("basePath", base + "/").parquet(base + "/")
+        return spark.read.option("basePath", base).parquet(base)
     except Exception as error:  # AnalysisException PATH_NOT_FOUND / UNABLE_TO_INFER_SCHEMA: nothing written yet
         if path_not_found(error) or "UNABLE_TO_INFER" in str(error):
             return None
         raise
 
 
-def trailing_counts(table: Any, day: dt.date, days: int) -> tuple[int, ...]:
-    """Row counts of the `days` event dates before `day` that have rows, newest first."""
-    from pyspark.sql import functions as F
-
-    first = day - dt.timedelta(days=days)
-    rows = (table.where(F.col(EVENT_DATE).between(F.lit(first), F.lit(day - dt.timedelta(days=1))))
-            .groupBy(EVENT_DATE).count().collect())
-    return tuple(int(r["count"]) for r in sorted(rows, key=lambda r: r[EVENT_DATE], reverse=True))
+def history_days(rules: tuple[Rule, ...]) -> int:
+    """How many trailing days the row-count rules look back (0: none)."""
+    return max([int(r.params["trailing_days"]) for r in rules if r.type == "row_count_anomaly"] or [0])
 
 
-def run_gate(spark: Any, run_date: str, datasets: list[str], curated_path: str, *, run_id: str,
-             engine: str | None = None) -> GateReport:
-    """Evaluate each dataset's rules on its curated partition `event_date=<run_date>`."""
-    from pyspark.sql import functions as F
-
-    day = dt.date.fromisoformat(run_date)
-    engine = engine or choose_engine(spark)
-    reports = []
-    for dataset in datasets:
-        rules = rules_for(dataset)
-        expected = curated_columns(spark, dataset)
-        table = read_curated(spark, curated_path, dataset)
-        if table is None:
-            from pyspark.sql import types as st
-
-            table = spark.createDataFrame([], st.StructType([st.StructField(c, st.StringType()) for c in expected]))
-            partition, history = table, ()
-        else:
-            partition = table.where(F.col(EVENT_DATE) == F.lit(day))
-            longest = max([int(r.params["trailing_days"]) for r in rules if r.type == "row_count_anomaly"] or [0])
-            history = trailing_counts(table, day, longest) if longest else ()
+def judge(spark: Any, dataset: str, partition: Any, partition_label: str, context: GateContext, engine: str,
+          rules: tuple[Rule, ...] | None = None) -> DatasetReport:
+    """Every rule of `dataset` on the rows of one partition (a Spark DataFrame), with failing examples."""
+    rules = rules if rules is not None else rules_for(dataset)
+    owned = not partition.is_cached  # a frame the caller persisted stays persisted
+    if owned:
         partition = partition.cache()
-        context = GateContext(day, history, expected)
+    try:
         results = evaluate_dataset(spark, partition, rules, context, engine)
         examples = failing_examples(partition, rules, results)
-        reports.append(DatasetReport(dataset, f"{EVENT_DATE}={run_date}", results[0].evaluated_rows if results else 0,
-                                     results, examples))
-        partition.unpersist()
-    return GateReport(run_id, run_date, engine, reports, dt.datetime.now(dt.timezone.utc))
+    finally:
+        if owned:
+            partition.unpersist()
+    return DatasetReport(dataset, partition_label, results[0].evaluated_rows if results else 0, results, examples)
 
 
 # ------------------------------------------------------------------------------------------ outputs
@@ -311,18 +346,6 @@ def notify(sns: Any, topic_arn: str, report: GateReport, pipeline: str) -> str:
     return sns.publish(TopicArn=topic_arn, Subject=report.subject(pipeline), Message=report.text())["MessageId"]
 
 
-def parse_datasets(value: str) -> list[str]:
-    """`--datasets` as a list, each a known dataset (clear error otherwise)."""
-    from retail_lake.contracts.registry import DATASETS
-
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    unknown = [name for name in names if name not in DATASETS]
-    if not names or unknown:
-        raise ValueError(f"--datasets {value!r}: unknown {', '.join(unknown) or '(none given)'}; "
-                         f"pass a comma list of {', '.join(DATASETS)}")
-    return names
-
-
 def new_run_id() -> str:
     return "qg_" + dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
 
@@ -341,3 +364,26 @@ def write_report(report: GateReport, report_path: str) -> str:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
         Path(target).write_text(report.text())
     return target
+
+
+def publish_report(spark: Any, report: GateReport, *, results_path: str, report_path: str, topic_arn: str | None,
+                   pipeline: str, namespace: str, cloudwatch: Any = None, sns: Any = None) -> str:
+    """Everything a gate run leaves behind, in this order: its rows in `quality_results`, the readable report (its
+    location is returned), the CloudWatch metrics and, when an error rule failed, the report on the quality topic.
+    Without `topic_arn` (a run outside AWS) metrics and the message are skipped, and the report says so."""
+    write_results(spark, report, results_path)
+    location = write_report(report, report_path)
+    if not topic_arn:
+        print(f"quality gate {report.run_id}: no topic given, CloudWatch metrics and the quality message were not sent")
+        return location
+    if cloudwatch is None or (sns is None and report.failed):
+        import boto3
+
+        # the topic's region: a job run's environment need not name one (EMR Serverless)
+        region = topic_arn.split(":")[3] if topic_arn.startswith("arn:") and topic_arn.count(":") >= 5 else None
+        cloudwatch = cloudwatch or boto3.client("cloudwatch", region_name=region)
+        sns = sns or boto3.client("sns", region_name=region)
+    publish_metrics(cloudwatch, report, namespace, pipeline)
+    if report.failed:
+        notify(sns, topic_arn, report, pipeline)
+    return location

@@ -9,26 +9,24 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import pyarrow as pa
-
 PASSED, FAILED = "passed", "failed"
 
-# (name, Arrow type, Glue/Athena type, description): the table's columns, in order; `run_date` partitions it.
-RESULT_COLUMNS: tuple[tuple[str, pa.DataType, str, str], ...] = (
-    ("run_id", pa.string(), "string", "id of the gate run (the Glue job run id)"),
-    ("dataset", pa.string(), "string", "curated dataset"),
-    ("data_partition", pa.string(), "string", "partition evaluated, e.g. event_date=2026-11-07"),
-    ("rule_id", pa.string(), "string", "rule id from the dataset's rule file"),
-    ("level", pa.string(), "string", "error or warning"),
-    ("scope", pa.string(), "string", "row or dataset"),
-    ("rule_type", pa.string(), "string", "completeness, uniqueness, range, ..."),
-    ("status", pa.string(), "string", "passed or failed"),
-    ("observed_value", pa.string(), "string", "what was measured"),
-    ("threshold", pa.string(), "string", "what the rule asks"),
-    ("failing_rows", pa.int64(), "bigint", "rows that broke the rule (null for table-level measures)"),
-    ("evaluated_rows", pa.int64(), "bigint", "rows in the partition"),
-    ("engine", pa.string(), "string", "deequ or great_expectations"),
-    ("evaluated_at", pa.timestamp("us", tz="UTC"), "timestamp", "when the gate ran"),
+# (name, Glue/Athena type, description): the table's columns, in order; `run_date` partitions it.
+RESULT_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("run_id", "string", "id of the gate run (the Glue job run id, or qg_<time> for an EMR step's gate)"),
+    ("dataset", "string", "curated dataset, or the EMR step's output table"),
+    ("data_partition", "string", "partition evaluated: event_date=2026-11-07, as_of_date=2026-11-07 (EMR outputs)"),
+    ("rule_id", "string", "rule id from the dataset's rule file"),
+    ("level", "string", "error or warning"),
+    ("scope", "string", "row or dataset"),
+    ("rule_type", "string", "completeness, uniqueness, range, ..."),
+    ("status", "string", "passed or failed"),
+    ("observed_value", "string", "what was measured"),
+    ("threshold", "string", "what the rule asks"),
+    ("failing_rows", "bigint", "rows that broke the rule (null for table-level measures)"),
+    ("evaluated_rows", "bigint", "rows in the partition"),
+    ("engine", "string", "deequ or great_expectations"),
+    ("evaluated_at", "timestamp", "when the gate ran"),
 )
 PARTITION_COLUMN = ("run_date", "date", "business date the gate ran for")
 RESULTS_TABLE = "quality_results"
@@ -36,7 +34,6 @@ RESULTS_PREFIX = "quality_results/"  # in the analytics bucket
 REPORTS_PREFIX = "quality_reports/"  # in the analytics bucket: run_date=<d>/<run id>.txt
 QUARANTINE_PREFIX = "curated/"  # in the quarantine bucket: curated/<dataset>/event_date=<d>/ (row rules)
 METRICS_NAMESPACE = "RetailLake/Quality"
-ARROW_SCHEMA = pa.schema([(name, arrow_type) for name, arrow_type, _, _ in RESULT_COLUMNS])
 
 
 @dataclass(frozen=True)
@@ -64,14 +61,20 @@ class RuleResult:
         return self.failed and self.level == "error"
 
 
+def schema_text(missing: list[str], unexpected: list[str]) -> str:
+    """What a schema rule observed: `as expected`, or the missing and the unexpected columns."""
+    if not missing and not unexpected:
+        return "as expected"
+    parts = []
+    if missing:
+        parts.append("missing " + ", ".join(missing))
+    if unexpected:
+        parts.append("unexpected " + ", ".join(unexpected))
+    return "; ".join(parts)
+
+
 def compliance(failing: int, total: int) -> str:
     return f"{(1.0 if total == 0 else 1 - failing / total):.6f}"
-
-
-def results_table(rows: list[dict]) -> pa.Table:
-    """Rows (each: the fields of `RuleResult` plus run_id, dataset, data_partition, evaluated_at) as Arrow."""
-    return pa.Table.from_pylist([{name: row.get(name) for name in ARROW_SCHEMA.names} for row in rows],
-                                schema=ARROW_SCHEMA)
 
 
 def result_row(result: RuleResult, *, run_id: str, dataset: str, data_partition: str, evaluated_at) -> dict:
@@ -87,7 +90,7 @@ def results_table_definition():
 
     spark_types = {"string": st.StringType(), "bigint": st.LongType(), "timestamp": st.TimestampType()}
     columns = tuple(st.StructField(name, spark_types[glue_type], True, {"comment": comment})
-                    for name, _, glue_type, comment in RESULT_COLUMNS)
+                    for name, glue_type, comment in RESULT_COLUMNS)
     return TableDefinition(
         name=RESULTS_TABLE, zone="analytics",
         description="Data quality results: one row per rule, dataset partition and gate run",

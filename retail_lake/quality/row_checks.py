@@ -27,28 +27,27 @@ def violation(rule: Rule) -> Column:
     """True where a row breaks `rule` (never null). Nulls pass every check but completeness."""
     p = rule.params
     value = F.col(rule.column) if rule.column else None
-    match rule.type:
-        case "completeness":
-            failing = value.isNull()
-        case "allowed_values":
-            failing = value.isNotNull() & ~value.isin(list(p["values"]))
-        case "range":
-            outside = F.lit(False)
-            if p["min"] is not None:
-                outside = outside | (value < F.lit(p["min"]))
-            if p["max"] is not None:
-                outside = outside | (value > F.lit(p["max"]))
-            failing = value.isNotNull() & outside
-        case "pattern":
-            matches = value.cast("string").rlike(p["regex"])
-            failing = value.isNotNull() & (matches if p["forbid"] else ~matches)
-        case "referential_integrity":
-            failing = F.col(rule.flag_column) == F.lit(False)
-        case "freshness" if rule.scope == "row":
-            lag = F.col(lag_column(rule))
-            failing = lag.isNotNull() & (lag > 0) & (lag >= F.lit(float(p["min_lag_seconds"])))
-        case _:
-            raise ValueError(f"{rule.id}: a {rule.type} rule at {rule.scope} scope is not judged row by row")
+    if rule.type == "completeness":
+        failing = value.isNull()
+    elif rule.type == "allowed_values":
+        failing = value.isNotNull() & ~value.isin(list(p["values"]))
+    elif rule.type == "range":
+        outside = F.lit(False)
+        if p["min"] is not None:
+            outside = outside | (value < F.lit(p["min"]))
+        if p["max"] is not None:
+            outside = outside | (value > F.lit(p["max"]))
+        failing = value.isNotNull() & outside
+    elif rule.type == "pattern":
+        matches = value.cast("string").rlike(p["regex"])
+        failing = value.isNotNull() & (matches if p["forbid"] else ~matches)
+    elif rule.type == "referential_integrity":
+        failing = F.col(rule.flag_column) == F.lit(False)
+    elif rule.type == "freshness" and rule.scope == "row":
+        lag = F.col(lag_column(rule))
+        failing = lag.isNotNull() & (lag > 0) & (lag >= F.lit(float(p["min_lag_seconds"])))
+    else:
+        raise ValueError(f"{rule.id}: a {rule.type} rule at {rule.scope} scope is not judged row by row")
     return F.coalesce(failing, F.lit(False))
 
 

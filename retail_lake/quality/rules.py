@@ -34,10 +34,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-RULES_DIR = Path(__file__).resolve().parents[1] / "contracts" / "rules"
 LEVELS = ("error", "warning")
 SCOPES = ("row", "dataset")
 REFERENCES = {"stores": ("store_id", "store_known"), "products": ("sku", "sku_known"),
@@ -100,32 +98,31 @@ class Rule:
         """One line for a person: what the rule asks."""
         p = self.params
         column = p.get("column")
-        match self.type:
-            case "completeness":
-                share = p["min_fraction"]
-                return f"{column} is present" + ("" if share >= 1 else f" in at least {share:.1%} of rows")
-            case "uniqueness":
-                return f"{', '.join(p['columns'])} is unique"
-            case "allowed_values":
-                return f"{column} is one of {', '.join(map(str, p['values']))}"
-            case "range":
-                bounds = [f">= {p['min']}" if p["min"] is not None else "", f"<= {p['max']}" if p["max"] is not None else ""]
-                return f"{column} " + " and ".join(b for b in bounds if b)
-            case "pattern":
-                return f"{column} {'never contains' if p['forbid'] else 'matches'} /{p['regex']}/"
-            case "referential_integrity":
-                return f"{column} exists in the {p['reference']} reference data"
-            case "freshness" if self.scope == "row":
-                lag = p["min_lag_seconds"]
-                return (f"{column} is not behind events that arrived before it"
-                        + (f" by {lag:g} s or more" if lag else ""))
-            case "freshness":
-                return f"newest {column} is at most {p['max_age_hours']:g} h before the end of the partition's day"
-            case "row_count_anomaly":
-                return (f"row count within +/-{p['max_deviation']:.0%} of the median of the trailing "
-                        f"{p['trailing_days']} days (at least {p['min_rows']})")
-            case "schema":
-                return "columns are exactly the expected ones"
+        if self.type == "completeness":
+            share = p["min_fraction"]
+            return f"{column} is present" + ("" if share >= 1 else f" in at least {share:.1%} of rows")
+        elif self.type == "uniqueness":
+            return f"{', '.join(p['columns'])} is unique"
+        elif self.type == "allowed_values":
+            return f"{column} is one of {', '.join(map(str, p['values']))}"
+        elif self.type == "range":
+            bounds = [f">= {p['min']}" if p["min"] is not None else "", f"<= {p['max']}" if p["max"] is not None else ""]
+            return f"{column} " + " and ".join(b for b in bounds if b)
+        elif self.type == "pattern":
+            return f"{column} {'never contains' if p['forbid'] else 'matches'} /{p['regex']}/"
+        elif self.type == "referential_integrity":
+            return f"{column} exists in the {p['reference']} reference data"
+        elif self.type == "freshness" and self.scope == "row":
+            lag = p["min_lag_seconds"]
+            return (f"{column} is not behind events that arrived before it"
+                    + (f" by {lag:g} s or more" if lag else ""))
+        elif self.type == "freshness":
+            return f"newest {column} is at most {p['max_age_hours']:g} h before the end of the partition's day"
+        elif self.type == "row_count_anomaly":
+            return (f"row count within +/-{p['max_deviation']:.0%} of the median of the trailing "
+                    f"{p['trailing_days']} days (at least {p['min_rows']})")
+        elif self.type == "schema":
+            return "columns are exactly the expected ones"
         return self.type
 
 
@@ -197,24 +194,39 @@ def _check_params(where: str, kind: str, scope: str, p: dict[str, Any]) -> None:
         raise RuleError(f"{where}: trailing_days must be >= 1 and max_deviation > 0")
 
 
-def load_rules_file(path: Path) -> tuple[Rule, ...]:
-    """Rules of one YAML (or JSON, a subset of YAML) file."""
+def load_rules_file(path: Any) -> tuple[Rule, ...]:
+    """Rules of one YAML (or JSON, a subset of YAML) file: a `Path`, or a package resource."""
     import yaml
 
     try:
-        document = yaml.safe_load(Path(path).read_text())
+        document = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise RuleError(f"{path}: not valid YAML ({error})") from None
     return parse_rules(document, str(path))
 
 
+def rules_directory() -> Any:
+    """The rule files' directory as a package resource: a directory here, or a folder of the package zip the Glue
+    and EMR jobs get on their Python path (`--extra-py-files`, `--py-files`), where `__file__` is not a real path."""
+    from importlib import resources
+
+    return resources.files("retail_lake") / "contracts" / "rules"
+
+
+def rule_datasets(rules_dir: Any = None) -> tuple[str, ...]:
+    """Every dataset with a rule file, sorted."""
+    folder = rules_dir if rules_dir is not None else rules_directory()
+    return tuple(sorted(entry.name[: -len(".yaml")] for entry in folder.iterdir() if entry.name.endswith(".yaml")))
+
+
 @lru_cache(maxsize=None)
-def rules_for(dataset: str, rules_dir: Path = RULES_DIR) -> tuple[Rule, ...]:
-    """The rules of `dataset` (`<rules_dir>/<dataset>.yaml`), validated."""
-    path = Path(rules_dir) / f"{dataset}.yaml"
+def rules_for(dataset: str, rules_dir: Any = None) -> tuple[Rule, ...]:
+    """The rules of `dataset` (`<rules_dir>/<dataset>.yaml`, default: the package's rule files), validated."""
+    folder = rules_dir if rules_dir is not None else rules_directory()
+    path = folder / f"{dataset}.yaml"
     if not path.is_file():
-        known = sorted(p.stem for p in Path(rules_dir).glob("*.yaml"))
-        raise RuleError(f"no rule file for dataset {dataset!r} at {path}; rule files exist for {', '.join(known)}")
+        raise RuleError(f"no rule file for dataset {dataset!r} at {path}; rule files exist for "
+                        f"{', '.join(rule_datasets(folder))}")
     rules = load_rules_file(path)
     if rules and rules[0].dataset != dataset:
         raise RuleError(f"{path}: declares dataset {rules[0].dataset!r}, expected {dataset!r}")

@@ -9,8 +9,11 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3_deployment
 from constructs import Construct
 
+from retail_lake.quality.results import METRICS_NAMESPACE
 from stacks.analytics_cluster.analytics_cluster_props import AnalyticsClusterProps
 from stacks.batch.glue_assets import REPO_ROOT, SCRIPT_EXCLUDES, assemble_glue_library
+from stacks.batch.quality_gate import grant_quality_publishing
+from stacks.dependency_builds import EMR_PYTHON_DEPS
 from stacks.nag import acknowledge, acknowledge_bucket_deployment_provider, objects_wildcard_finding
 
 EMR_STEPS_DIR = REPO_ROOT / "emr_steps"
@@ -22,18 +25,23 @@ class AnalyticsCluster(Construct):
     """`application` (EMR Serverless, SPARK, auto-start, auto-stop when idle, bounded maximum capacity, driver and
     executor logs to `s3://<artifacts>/<logs_prefix>` encrypted with the lake key) and `job_role`, the execution
     role to pass to `StartJobRun`: it reads the curated zone, reads and writes the analytics zone, reads the
-    entry points under `s3://<artifacts>/<scripts_prefix>`, writes the logs, and uses the lake key for all of it.
+    entry points under `s3://<artifacts>/<scripts_prefix>` and the Deequ jar (`deequ_jar_key`, the Glue quality
+    gate's object), writes the logs, and uses the lake key for all of it; the steps' quality gates publish to the
+    quality topic (and use its key) and put metrics in the quality namespace.
 
     Code (`BucketDeployment`s, as the Glue jobs' code): `emr_steps/*.py` to `s3://<artifacts>/<scripts_prefix>steps/`
-    (`steps_uri`) and a zip of the `retail_lake` package (the same asset the Glue jobs ship, built by
+    (`steps_uri`), a zip of the `retail_lake` package (the same asset the Glue jobs ship, built by
     `stacks.batch.glue_assets`) to `s3://<artifacts>/<scripts_prefix>library/<asset hash>.zip` (`library_key`,
-    for `--py-files`).
+    for `--py-files`) and a zip of the driver's Python packages (`requirements/emr-python.txt`, built by
+    scripts/build_emr_python.py) to `s3://<artifacts>/<scripts_prefix>python/<asset hash>.zip` (`python_deps_key`,
+    for `spark.archives`).
     """
 
     application: emrs.CfnApplication
     job_role: iam.Role
     steps_deployment: s3_deployment.BucketDeployment
     library_deployment: s3_deployment.BucketDeployment
+    python_deps_deployment: s3_deployment.BucketDeployment
 
     def __init__(self, scope: Construct, construct_id: str, *, props: AnalyticsClusterProps) -> None:
         super().__init__(scope, construct_id)
@@ -56,12 +64,17 @@ class AnalyticsCluster(Construct):
         self._grant_read(storage.analytics_bucket)
         self._grant_write(storage.analytics_bucket)
         self._grant_read(storage.artifacts_bucket, props.scripts_prefix)
+        self.job_role.add_to_policy(iam.PolicyStatement(
+            sid="ReadDeequJar", actions=["s3:GetObject"],
+            resources=[storage.artifacts_bucket.arn_for_objects(props.deequ_jar_key)],
+        ))
         self._grant_write(storage.artifacts_bucket, props.logs_prefix)
         self.job_role.add_to_policy(iam.PolicyStatement(
             sid="LakeKey",
             actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
             resources=[storage.data_lake_key.key_arn],
         ))
+        grant_quality_publishing(self.job_role, props.quality_topic, props.quality_key)  # the steps' gates
 
         self.application = emrs.CfnApplication(
             self,
@@ -109,6 +122,27 @@ class AnalyticsCluster(Construct):
         zip_key = Fn.select(0, self.library_deployment.object_keys)
         return Fn.join("", [f"{self._props.scripts_prefix}library/", zip_key])
 
+    @property
+    def python_deps_key(self) -> str:
+        """Key of the driver's Python packages zip in the artifacts bucket (deploy-time value: the asset's hash)."""
+        zip_key = Fn.select(0, self.python_deps_deployment.object_keys)
+        return Fn.join("", [f"{self._props.scripts_prefix}python/", zip_key])
+
+    @property
+    def deequ_jar_key(self) -> str:
+        """Key of the Deequ jar in the artifacts bucket (for `--jars`): the Glue quality gate's object."""
+        return self._props.deequ_jar_key
+
+    @property
+    def quality_topic_arn(self) -> str:
+        """The quality topic the steps' gates notify (the Glue gate's topic)."""
+        return self._props.quality_topic.topic_arn
+
+    @property
+    def quality_pipeline(self) -> str:
+        """The pipeline name the steps' quality gates give their metrics and messages (the Glue gate's)."""
+        return self._props.quality_pipeline
+
     # ------------------------------------------------------------------ code
     def _deploy_code(self) -> None:
         props = self._props
@@ -129,6 +163,15 @@ class AnalyticsCluster(Construct):
             destination_bucket=props.storage.artifacts_bucket,
             destination_key_prefix=f"{props.scripts_prefix}library/",
             extract=False,  # the zip itself is the --py-files archive
+            retain_on_delete=retain,
+        )
+        python_deps = EMR_PYTHON_DEPS.verified()  # refuses a missing or stale build, naming the command to run
+        self.python_deps_deployment = s3_deployment.BucketDeployment(
+            self, "EmrPythonDeps",
+            sources=[s3_deployment.Source.asset(str(python_deps.site_dir))],  # the zip's root is the packages
+            destination_bucket=props.storage.artifacts_bucket,
+            destination_key_prefix=f"{props.scripts_prefix}python/",
+            extract=False,  # the zip itself is the spark.archives archive
             retain_on_delete=retain,
         )
 
@@ -165,7 +208,11 @@ class AnalyticsCluster(Construct):
         for (bucket, prefix), reason in reasons.items():
             finding = objects_wildcard_finding(self.job_role, bucket)  # "...Resource::<arn>/*]"
             acknowledge(self.job_role, finding.removesuffix("/*]") + f"/{prefix}*]", reason)
+        acknowledge(self.job_role, "AwsSolutions-IAM5[Resource::*]",
+                    "cloudwatch:PutMetricData supports no resource-level permission; the statement is limited by the "
+                    f"cloudwatch:namespace condition to the data quality namespace {METRICS_NAMESPACE}.")
 
     def _acknowledge_bucket_deployment_handler(self) -> None:
-        acknowledge_bucket_deployment_provider(Stack.of(self), self._props.storage.artifacts_bucket, "the EMR steps and the package zip")
+        acknowledge_bucket_deployment_provider(Stack.of(self), self._props.storage.artifacts_bucket,
+                                               "the EMR steps, the package zip and the Python packages zip")
 

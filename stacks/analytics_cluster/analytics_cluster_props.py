@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+
 from stacks.stage_config import StageConfig
 from stacks.storage.data_lake_storage import DataLakeStorage
 
@@ -15,13 +18,19 @@ EMR_RELEASE_LABEL = "emr-7.5.0"
 class AnalyticsClusterProps:
     storage: DataLakeStorage  # reads curated (and analytics), writes analytics; scripts and logs in artifacts
     config: StageConfig
+    # The data quality gate the steps run on their outputs (as the Glue gate job does): its topic and the topic's
+    # key, the Deequ jar's key in the artifacts bucket, and the pipeline name of its metrics and messages.
+    quality_topic: sns.ITopic
+    quality_key: kms.IKey
+    deequ_jar_key: str
+    quality_pipeline: str
     release_label: str = EMR_RELEASE_LABEL
     # Upper bound of what the application's running jobs may hold together (EMR Serverless units).
     maximum_cpu: str = "16 vCPU"
     maximum_memory: str = "64 GB"
     maximum_disk: str = "200 GB"
     idle_timeout_minutes: int = 15  # auto-stop after this much idleness (auto-start on job submission)
-    scripts_prefix: str = "emr/"  # entry points and the shared package, under the artifacts bucket
+    scripts_prefix: str = "emr/"  # entry points, the shared package and the Python packages, under artifacts
     logs_prefix: str = "emr-serverless/logs/"  # S3 monitoring (driver and executor logs), under artifacts
 
     def __post_init__(self) -> None:

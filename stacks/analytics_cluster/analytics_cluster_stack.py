@@ -9,6 +9,7 @@ from constructs import Construct
 
 from stacks.analytics_cluster.analytics_cluster import AnalyticsCluster
 from stacks.analytics_cluster.analytics_cluster_props import AnalyticsClusterProps
+from stacks.batch.quality_gate import QualityGate
 from stacks.stage_config import StageConfig
 from stacks.storage.data_lake_storage import DataLakeStorage
 
@@ -17,12 +18,15 @@ class AnalyticsClusterStack(Stack):
     cluster: AnalyticsCluster
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StageConfig, storage: DataLakeStorage, **kwargs: Any
+        self, scope: Construct, construct_id: str, *, config: StageConfig, storage: DataLakeStorage,
+        quality_gate: QualityGate, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.cluster = AnalyticsCluster(
-            self, "AnalyticsCluster", props=AnalyticsClusterProps(storage=storage, config=config)
-        )
+        self.cluster = AnalyticsCluster(self, "AnalyticsCluster", props=AnalyticsClusterProps(
+            storage=storage, config=config, quality_topic=quality_gate.topic, quality_key=quality_gate.key,
+            deequ_jar_key=quality_gate.deequ_jar_key,
+            quality_pipeline=quality_gate.pipeline,
+        ))
         cluster = self.cluster
         # The log and script locations are the artifacts bucket (Storage's ArtifactsBucketName output) plus the
         # props' prefixes; re-exporting an imported value as an output is what cfn-lint W6001 warns about.
@@ -33,6 +37,11 @@ class AnalyticsClusterStack(Stack):
             "EmrStepsUri": (cluster.steps_uri, "s3:// prefix of the EMR step entry points (emr_steps/*.py)"),
             "EmrLibraryKey": (cluster.library_key, "Key in the artifacts bucket of the retail_lake package zip "
                                                    "(--py-files)"),
+            "EmrPythonDepsKey": (cluster.python_deps_key, "Key in the artifacts bucket of the driver's Python "
+                                                          "packages zip (spark.archives)"),
+            "EmrDeequJarKey": (cluster.deequ_jar_key, "Key in the artifacts bucket of the Deequ jar (--jars)"),
+            "EmrQualityPipeline": (cluster.quality_pipeline, "Pipeline name of the steps' quality metrics and "
+                                                             "messages (--pipeline)"),
         }
         for key, (value, description) in outputs.items():
             CfnOutput(self, key, value=value, description=description).override_logical_id(key)

@@ -49,9 +49,10 @@ class BatchStack(Stack):
             database_name=glue_database_name(config.project_name, config.stage, "quality"),
             remove_data_on_destroy=config.remove_data_on_destroy, alarm_email=config.alarm_email,
         ))
-        for dataset, ruleset in self.quality_gate.rulesets.items():
-            if dataset in self.curated_tables.tables:  # the managed service evaluates the registered table
-                ruleset.add_resource_dependency(self.curated_tables.tables[dataset])
+        for dataset, ruleset in self.quality_gate.rulesets.items():  # the managed service evaluates the table
+            for zone in (self.curated_tables, self.analytics_tables):
+                if dataset in zone.tables:
+                    ruleset.add_resource_dependency(zone.tables[dataset])
         outputs = {
             "CuratedDatabaseName": (batch.curated_database.ref, "Glue database of the curated zone"),
             "AnalyticsDatabaseName": (batch.analytics_database.ref, "Glue database of the analytics zone"),

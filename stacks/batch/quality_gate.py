@@ -1,13 +1,14 @@
 """The data quality gate between curated and analytics: the Glue job that evaluates the rule files
-(`retail_lake/contracts/rules/`), the encrypted topic it notifies, alarms on failed gates, and Glue Data Quality
-rulesets generated from the same rules for teams that run the managed service.
+(`retail_lake/contracts/rules/`), the encrypted topic it and the EMR steps' output gates notify, alarms on failed
+gates (per curated dataset and per gated EMR output table), and Glue Data Quality rulesets generated from the same
+rules for teams that run the managed service.
 
 The job is one more job of `BatchProcessing` (same code deployment, security configuration and role shape); it
 reads every curated prefix (the partition and its trailing days), appends to `quality_results/` and writes
 `quality_reports/` in the analytics bucket. Deequ: the jar is taken from the artifacts bucket
 (`DEEQU_JAR_KEY`, uploaded once per account, see docs/quality.md) and pydeequ is installed by Glue
-(`--additional-python-modules`, with the other modules the job imports: `glue_assets.job_python_modules`); without the jar
-on the classpath the job falls back to Great Expectations.
+(`--additional-python-modules`, with the other modules the job imports: `glue_assets.job_python_modules`); without
+the jar on the classpath the job falls back to Great Expectations.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from constructs import Construct
 
 from retail_lake.quality.deequ import DEEQU_MAVEN_COORDINATE
 from retail_lake.quality.dqdl import ruleset
+from retail_lake.quality.output_gate import gated_output_tables
 from retail_lake.quality.results import (
     METRICS_NAMESPACE,
     REPORTS_PREFIX,
@@ -60,12 +62,14 @@ class QualityGate(Construct):
     job: glue.CfnJob
     key: kms.Key
     topic: sns.Topic
+    deequ_jar_key: str  # the Deequ jar's key in the artifacts bucket (the EMR steps use the same object)
     alarms: list[cloudwatch.Alarm]
     rulesets: dict[str, glue.CfnDataQualityRuleset]
 
     def __init__(self, scope: Construct, construct_id: str, *, props: QualityGateProps) -> None:
         super().__init__(scope, construct_id)
         self._props = props
+        self.deequ_jar_key = props.batch.artifacts_prefix + DEEQU_JAR_KEY
         remove = props.remove_data_on_destroy
         self.key = kms.Key(
             self, "QualityKey",
@@ -96,7 +100,11 @@ class QualityGate(Construct):
                                         definitions=(results_table_definition(),)).tables[RESULTS_TABLE]
         self.job = self._job()
         self.alarms = self._alarms()
-        self.rulesets = {dataset: self._ruleset(dataset) for dataset in props.batch.datasets}
+        self.rulesets = {dataset: self._ruleset(dataset, props.batch.curated_database)
+                         for dataset in props.batch.datasets}
+        # the EMR steps' output tables with rules, in the analytics database
+        self.rulesets.update({table: self._ruleset(table, props.batch.analytics_database)
+                              for table in gated_output_tables()})
 
     def _job(self) -> glue.CfnJob:
         batch, props = self._props.batch, self._props
@@ -109,15 +117,7 @@ class QualityGate(Construct):
             writes=[(storage.analytics_bucket, [RESULTS_PREFIX, REPORTS_PREFIX])],
             description=f"{name}: read curated, write quality results and reports, notify the quality topic",
         )
-        role.add_to_policy(iam.PolicyStatement(sid="NotifyQualityTopic", actions=["sns:Publish"],
-                                               resources=[self.topic.topic_arn]))
-        role.add_to_policy(iam.PolicyStatement(sid="EncryptQualityMessages",  # the topic is KMS-encrypted
-                                               actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                                               resources=[self.key.key_arn]))
-        role.add_to_policy(iam.PolicyStatement(
-            sid="PublishQualityMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
-            conditions={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
-        ))
+        grant_quality_publishing(role, self.topic, self.key)
         return batch.create_job(
             "QualityGateJob", name, role, QUALITY_GATE_SCRIPT, batch.curated_capacity,
             description="data quality gate: the rule files on the curated partitions of --date; fails with "
@@ -130,9 +130,14 @@ class QualityGate(Construct):
                 "--pipeline": props.pipeline,
                 "--metrics_namespace": METRICS_NAMESPACE,
                 "--datasets": ",".join(batch.datasets),
-                "--extra-jars": storage.artifacts_bucket.s3_url_for_object(artifacts_prefix + DEEQU_JAR_KEY),
+                "--extra-jars": storage.artifacts_bucket.s3_url_for_object(self.deequ_jar_key),
             },
         )
+
+    @property
+    def pipeline(self) -> str:
+        """The Pipeline dimension of the quality metrics and the name in the messages (e.g. retail-lake-dev)."""
+        return self._props.pipeline
 
     def _metric(self, name: str, dimensions: dict[str, str]) -> cloudwatch.Metric:
         return cloudwatch.Metric(namespace=METRICS_NAMESPACE, metric_name=name, statistic="Maximum",
@@ -149,7 +154,7 @@ class QualityGate(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )]
-        for dataset in self._props.batch.datasets:
+        for dataset in (*self._props.batch.datasets, *gated_output_tables()):
             alarms.append(cloudwatch.Alarm(
                 self, f"{_pascal(dataset)}ErrorRulesAlarm",
                 alarm_description=f"Error-level quality rules failed on {dataset} ({pipeline})",
@@ -163,20 +168,34 @@ class QualityGate(Construct):
             alarm.add_alarm_action(action)
         return alarms
 
-    def _ruleset(self, dataset: str) -> glue.CfnDataQualityRuleset:
+    def _ruleset(self, dataset: str, database: glue.CfnDatabase) -> glue.CfnDataQualityRuleset:
         document, gate_only = ruleset(rules_for(dataset))
         description = f"Generated from retail_lake/contracts/rules/{dataset}.yaml"
         if gate_only:
-            description += "; evaluated by the quality gate job only: " + ", ".join(gate_only)
+            description += "; evaluated by the quality gates only: " + ", ".join(gate_only)
         return glue.CfnDataQualityRuleset(
             self, f"{_pascal(dataset)}Ruleset",
             name=f"{self._props.pipeline}-{dataset.replace('_', '-')}",
             description=description[:2048],
             ruleset=document,
             target_table=glue.CfnDataQualityRuleset.DataQualityTargetTableProperty(
-                database_name=self._props.batch.curated_database.ref, table_name=dataset,
+                database_name=database.ref, table_name=dataset,
             ),
         )
+
+
+def grant_quality_publishing(role: iam.IRole, topic: sns.ITopic, key: kms.IKey) -> None:
+    """What a gate's role does besides reading and writing the lake (the Glue gate job's, the EMR job runs'): publish
+    to the quality topic, encrypted with its key, and put metrics in the quality namespace only."""
+    role.add_to_principal_policy(iam.PolicyStatement(sid="NotifyQualityTopic", actions=["sns:Publish"],
+                                                     resources=[topic.topic_arn]))
+    role.add_to_principal_policy(iam.PolicyStatement(sid="EncryptQualityMessages",  # the topic is KMS-encrypted
+                                                     actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                                                     resources=[key.key_arn]))
+    role.add_to_principal_policy(iam.PolicyStatement(
+        sid="PublishQualityMetrics", actions=["cloudwatch:PutMetricData"], resources=["*"],
+        conditions={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
+    ))
 
 
 def _pascal(name: str) -> str:

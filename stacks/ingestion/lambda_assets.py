@@ -8,22 +8,21 @@ pandas managed layer, boto3 from the runtime).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
+
+from stacks.dependency_builds import STAMP_NAME, STREAM_DEPS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_DIR = REPO_ROOT / "build"
 STREAM_TRANSFORM_SOURCE = REPO_ROOT / "lambdas" / "stream_transform"
 SHARED_PACKAGE = REPO_ROOT / "retail_lake"
 STREAM_TRANSFORM_ASSET = BUILD_DIR / "lambda" / "stream_transform"
-STREAM_DEPS_LAYER = BUILD_DIR / "layers" / "stream_deps"
-STREAM_DEPS_STAMP_NAME = ".stamp"  # written by scripts/build_lambda_layer.py, excluded from the asset
-STREAM_DEPS_REQUIREMENTS = STREAM_TRANSFORM_SOURCE / "requirements.txt"
-
-_LAYER_PLATFORM = "manylinux2014_x86_64/3.11"  # must match scripts/build_lambda_layer.py
-_BUILD_HINT = "run `python scripts/build_lambda_layer.py` (or `make layer`) from the repository root, then synth again"
+STREAM_DEPS_LAYER = STREAM_DEPS.root
+STREAM_DEPS_STAMP_NAME = STAMP_NAME  # written by scripts/build_lambda_layer.py, excluded from the asset
+STREAM_DEPS_REQUIREMENTS = STREAM_DEPS.requirements
 
 
 class LambdaAssetError(RuntimeError):
@@ -57,16 +56,5 @@ def assemble_stream_transform_code() -> Path:
 
 def stream_deps_layer_dir() -> Path:
     """The built dependency layer (with `python/` inside), verified to match requirements.txt."""
-    site_dir = STREAM_DEPS_LAYER / "python"
-    if not site_dir.is_dir():
-        raise LambdaAssetError(f"the stream-transform dependency layer is missing ({site_dir}); {_BUILD_HINT}")
-    digest = hashlib.sha256(STREAM_DEPS_REQUIREMENTS.read_bytes())
-    digest.update(_LAYER_PLATFORM.encode())
-    stamp_file = STREAM_DEPS_LAYER / STREAM_DEPS_STAMP_NAME
-    stamp = stamp_file.read_text().strip() if stamp_file.is_file() else ""
-    if stamp != digest.hexdigest():
-        raise LambdaAssetError(
-            f"the stream-transform dependency layer in {STREAM_DEPS_LAYER} is out of date with "
-            f"{STREAM_DEPS_REQUIREMENTS.relative_to(REPO_ROOT)}; {_BUILD_HINT}"
-        )
-    return STREAM_DEPS_LAYER
+    return replace(STREAM_DEPS, root=STREAM_DEPS_LAYER, requirements=STREAM_DEPS_REQUIREMENTS).verified(
+        LambdaAssetError).root

@@ -331,6 +331,8 @@ class DailyPipeline(Construct):
         if props.emr_application_id is not None:
             environment["EMR_LOCATIONS"] = stack.to_json_string({
                 "steps_uri": props.emr_steps_uri, "library_key": props.emr_library_key,
+                "python_deps_key": props.emr_python_deps_key, "deequ_jar_key": props.emr_deequ_jar_key,
+                "quality_topic_arn": props.quality_topic_arn, "quality_pipeline": props.emr_quality_pipeline,
                 "artifacts_bucket": props.storage.artifacts_bucket.bucket_name,
                 "curated_bucket": props.storage.curated_bucket.bucket_name,
                 "analytics_bucket": props.storage.analytics_bucket.bucket_name,

@@ -80,6 +80,12 @@ class DailyPipelineProps:
     emr_job_role: iam.IRole | None = None
     emr_steps_uri: str | None = None
     emr_library_key: str | None = None
+    # what the steps' quality gates need: the driver's Python packages zip, the Deequ jar (keys in the artifacts
+    # bucket), the quality topic and the pipeline name of their metrics
+    emr_python_deps_key: str | None = None
+    emr_deequ_jar_key: str | None = None
+    quality_topic_arn: str | None = None
+    emr_quality_pipeline: str | None = None
     quality_gate_job: glue.CfnJob | None = None
     views: AthenaViews | None = None
     warehouse: WarehouseLoad | None = None

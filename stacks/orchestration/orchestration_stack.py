@@ -61,6 +61,12 @@ class OrchestrationStack(Stack):
             emr_steps_uri=cluster.steps_uri if cluster else None,
             emr_library_key=Stack.of(cluster).export_value(
                 cluster.library_key, name=f"{config.stack_name('Analytics')}-EmrLibraryKey") if cluster else None,
+            emr_python_deps_key=Stack.of(cluster).export_value(
+                cluster.python_deps_key, name=f"{config.stack_name('Analytics')}-EmrPythonDepsKey"
+            ) if cluster else None,
+            emr_deequ_jar_key=cluster.deequ_jar_key if cluster else None,
+            quality_topic_arn=cluster.quality_topic_arn if cluster else None,
+            emr_quality_pipeline=cluster.quality_pipeline if cluster else None,
             views=views,
             warehouse=warehouse,
         ))

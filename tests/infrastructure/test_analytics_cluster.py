@@ -1,6 +1,6 @@
 """The AnalyticsCluster stack (EMR Serverless application + job role), synthesized once in a small app of its own
-(the dev Storage stack and this stack, cdk-nag on): application settings, least-privilege role, outputs, cdk-nag
-and cfn-lint clean."""
+(the dev Storage and Batch stacks and this stack, cdk-nag on): application settings, least-privilege role, outputs,
+cdk-nag and cfn-lint clean."""
 
 from __future__ import annotations
 
@@ -19,11 +19,14 @@ from cdk_nag import AwsSolutionsChecks
 
 from stacks.analytics_cluster import AnalyticsClusterProps, AnalyticsClusterStack
 from stacks.app_builder import _cdk_json_context, stage_config
+from stacks.batch.batch_stack import BatchStack
 from stacks.nag import MIN_REASON_LENGTH
 from stacks.storage.storage_stack import StorageStack
 
 STACK = "RetailLake-dev-AnalyticsCluster"
 STORAGE = "RetailLake-dev-Storage"
+BATCH = "RetailLake-dev-Batch"
+DEEQU_JAR = "glue/jars/deequ-2.0.21-spark-3.5.jar"  # the Glue quality gate's jar object
 JOB_ROLE = "AnalyticsClusterJobRole"  # logical id prefix (the BucketDeployment provider has a role too)
 HANDLER = "Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C"
 
@@ -49,7 +52,9 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     app = App(context=_cdk_json_context(), outdir=str(outdir))
     config = stage_config(app, "dev")
     storage = StorageStack(app, config.stack_name("Storage"), config=config)
-    AnalyticsClusterStack(app, config.stack_name("AnalyticsCluster"), config=config, storage=storage.storage)
+    batch = BatchStack(app, config.stack_name("Batch"), config=config, storage=storage.storage)
+    AnalyticsClusterStack(app, config.stack_name("AnalyticsCluster"), config=config, storage=storage.storage,
+                          quality_gate=batch.quality_gate)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     error = None
     try:
@@ -59,8 +64,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return Synth(app, outdir, error, json.loads((outdir / f"{STACK}.template.json").read_text()))
 
 
-def _import(name_part: str) -> dict:
-    return {"Fn::ImportValue": re.compile(f"^{STORAGE}:ExportsOutput.*{name_part}")}
+def _import(name_part: str, stack: str = STORAGE) -> dict:
+    return {"Fn::ImportValue": re.compile(f"^{stack}:ExportsOutput.*{name_part}")}
 
 
 def _matches(value: Any, pattern: Any) -> bool:
@@ -114,17 +119,28 @@ def test_job_role_policy_is_least_privilege(synth: Synth) -> None:
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
         grants.append((tuple(sorted(actions)), resources))
         assert not any("*" in a for a in actions), actions
-        assert "*" not in resources
-    by_actions = {actions: resources for actions, resources in grants if actions != ("s3:ListBucket",)}
-    assert _matches(by_actions[("s3:GetObject",)], [
+        if actions == ["cloudwatch:PutMetricData"]:  # no resource-level permission: limited to one namespace
+            assert resources == ["*"]
+            assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "RetailLake/Quality"}}
+        else:
+            assert "*" not in resources
+    by_actions = {actions: resources for actions, resources in grants
+                  if actions not in (("s3:ListBucket",), ("s3:GetObject",))}
+    reads = [resources for actions, resources in grants if actions == ("s3:GetObject",)]
+    # the zones and the scripts prefix (entry points, package zip, Python packages zip); the Deequ jar exactly
+    assert len(reads) == 2 and _matches(reads[0], [
         _objects("AnalyticsBucket"), _objects("ArtifactsBucket", "emr/"), _objects("CuratedBucket"),
     ])
+    assert _matches(reads[1], [{"Fn::Join": ["", [_import("ArtifactsBucket.*Arn"), f"/{DEEQU_JAR}"]]}])
+    assert _matches(by_actions[("sns:Publish",)], [{"Fn::ImportValue": re.compile(f"^{BATCH}:.*QualityTopic")}])
+    assert _matches(by_actions[("kms:Decrypt", "kms:GenerateDataKey")],
+                    [_import("QualityKey.*Arn", BATCH)])
     assert _matches(by_actions[("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:PutObject")], [
         _objects("AnalyticsBucket"), _objects("ArtifactsBucket", "emr-serverless/logs/"),
     ])
     assert _matches(by_actions[("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")],
                     [_import("DataLakeKey.*Arn")])
-    assert len(by_actions) == 3
+    assert len(by_actions) == 5
     listing = [s for s in statements if s["Action"] == "s3:ListBucket"]
     (zones_list,) = [s for s in listing if "Condition" not in s]  # CDK merges the two zone buckets' statements
     assert _matches(zones_list["Resource"], [_import("AnalyticsBucket.*Arn"), _import("CuratedBucket.*Arn")])
@@ -138,7 +154,10 @@ def test_job_role_policy_is_least_privilege(synth: Synth) -> None:
 
 def test_outputs(synth: Synth) -> None:
     outputs = synth.template["Outputs"]
-    assert set(outputs) == {"EmrApplicationId", "EmrApplicationArn", "EmrJobRoleArn", "EmrStepsUri", "EmrLibraryKey"}
+    assert set(outputs) == {"EmrApplicationId", "EmrApplicationArn", "EmrJobRoleArn", "EmrStepsUri", "EmrLibraryKey",
+                            "EmrPythonDepsKey", "EmrDeequJarKey", "EmrQualityPipeline"}
+    assert outputs["EmrDeequJarKey"]["Value"] == DEEQU_JAR
+    assert outputs["EmrQualityPipeline"]["Value"] == "retail-lake-dev"
     (app_id,) = synth.resources("AWS::EMRServerless::Application")
     (role_id,) = [k for k in synth.resources("AWS::IAM::Role") if k.startswith(JOB_ROLE)]
     assert outputs["EmrApplicationId"]["Value"] == {"Fn::GetAtt": [app_id, "ApplicationId"]}
@@ -154,17 +173,22 @@ def test_outputs(synth: Synth) -> None:
         "AnalyticsClusterEmrLibrary")]
     assert outputs["EmrLibraryKey"]["Value"] == {"Fn::Join": ["", [
         "emr/library/", {"Fn::Select": [0, {"Fn::GetAtt": [library_id, "SourceObjectKeys"]}]}]]}
+    (deps_id,) = [k for k in synth.resources("Custom::CDKBucketDeployment") if k.startswith(
+        "AnalyticsClusterEmrPythonDeps")]
+    assert outputs["EmrPythonDepsKey"]["Value"] == {"Fn::Join": ["", [
+        "emr/python/", {"Fn::Select": [0, {"Fn::GetAtt": [deps_id, "SourceObjectKeys"]}]}]]}
 
 
 def test_steps_and_package_zip_are_deployed_under_the_scripts_prefix(synth: Synth) -> None:
     deployments = {k: v["Properties"] for k, v in synth.resources("Custom::CDKBucketDeployment").items()}
-    assert len(deployments) == 2
+    assert len(deployments) == 3
     by_prefix = {props["DestinationBucketKeyPrefix"]: props for props in deployments.values()}
-    assert set(by_prefix) == {"emr/steps/", "emr/library/"}
+    assert set(by_prefix) == {"emr/steps/", "emr/library/", "emr/python/"}
     for props in by_prefix.values():
         assert _matches(props["DestinationBucketName"], _import("Ref.*ArtifactsBucket"))
         assert props.get("RetainOnDelete", True) is not stage_config(synth.app, "dev").remove_data_on_destroy
     assert by_prefix["emr/library/"]["Extract"] is False  # the zip itself is the --py-files archive
+    assert by_prefix["emr/python/"]["Extract"] is False  # the zip itself is the spark.archives archive
     assert "Extract" not in by_prefix["emr/steps/"]
     # the asset folders: emr_steps/ (the three entry points) and the Glue jobs' package folder, reused
     manifest = json.loads((synth.outdir / f"{STACK}.assets.json").read_text())
@@ -174,6 +198,9 @@ def test_steps_and_package_zip_are_deployed_under_the_scripts_prefix(synth: Synt
     assert len(steps) == 1 and sorted(p.name for p in steps[0].iterdir()) == [
         "customer_segmentation.py", "demand_forecast.py", "product_affinity.py"], sources
     assert [a for a in assets if a.is_dir() and (a / "retail_lake" / "batch" / "ml.py").is_file()]
+    # the driver's Python packages: the build's site folder, packages at the zip's root, no stamp
+    (deps,) = [a for a in assets if a.is_dir() and (a / "pydeequ").is_dir()]
+    assert (deps / "yaml").is_dir() and (deps / "boto3").is_dir() and not (deps / ".stamp").exists()
 
 
 def test_cdk_nag_has_no_unacknowledged_findings(synth: Synth) -> None:
@@ -182,7 +209,7 @@ def test_cdk_nag_has_no_unacknowledged_findings(synth: Synth) -> None:
     assert [v["ruleName"] for p in report["pluginReports"] for v in p.get("violations", [])] == []
 
 
-def test_acknowledgements_are_the_four_object_wildcards_with_reasons(synth: Synth) -> None:
+def test_acknowledgements_are_the_four_object_wildcards_and_the_metrics_namespace_with_reasons(synth: Synth) -> None:
     found: dict[str, str] = {}
     handler: dict[str, str] = {}
 
@@ -202,7 +229,8 @@ def test_acknowledgements_are_the_four_object_wildcards_with_reasons(synth: Synt
     suffixes = sorted(re.sub(r"^AwsSolutions-IAM5\[Resource::.*?(CuratedBucket|AnalyticsBucket|ArtifactsBucket)"
                              r"[^/]*", r"\1", rule) for rule in found)
     assert suffixes == ["AnalyticsBucket/*]", "ArtifactsBucket/emr-serverless/logs/*]", "ArtifactsBucket/emr/*]",
-                        "CuratedBucket/*]"]
+                        "AwsSolutions-IAM5[Resource::*]", "CuratedBucket/*]"]
+    assert "cloudwatch:namespace" in found["AwsSolutions-IAM5[Resource::*]"]
     assert all(len(reason) >= MIN_REASON_LENGTH for reason in found.values())
     assert len(handler) == 11 and all(len(reason) >= MIN_REASON_LENGTH for reason in handler.values())
     assert {"AwsSolutions-L1", "AwsSolutions-IAM5[Action::s3:DeleteObject*]"} <= set(handler)
@@ -219,7 +247,9 @@ def test_templates_pass_cfn_lint(synth: Synth) -> None:
 
 def test_props_reject_bad_prefixes_and_timeouts(synth: Synth) -> None:
     storage = synth.app.node.find_child(STORAGE).storage
+    gate = synth.app.node.find_child(BATCH).quality_gate
     config = stage_config(synth.app, "dev")
     for bad in ({"idle_timeout_minutes": 0}, {"scripts_prefix": "emr"}, {"logs_prefix": "/logs/"}):
         with pytest.raises(ValueError):
-            AnalyticsClusterProps(storage=storage, config=config, **bad)
+            AnalyticsClusterProps(storage=storage, config=config, quality_topic=gate.topic, quality_key=gate.key,
+                                  deequ_jar_key=gate.deequ_jar_key, quality_pipeline="retail-lake-dev", **bad)

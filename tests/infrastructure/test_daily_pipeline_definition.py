@@ -22,8 +22,9 @@ def _shape(value: Any) -> Any:
 
 
 def _plan() -> dict[str, Any]:
-    emr = {"steps_uri": "s3://a/emr/steps/", "library_key": "emr/library/x.zip", "artifacts_bucket": "a",
-           "curated_bucket": "c", "analytics_bucket": "g"}
+    emr = {"steps_uri": "s3://a/emr/steps/", "library_key": "emr/library/x.zip", "python_deps_key": "emr/python/y.zip",
+           "deequ_jar_key": "glue/jars/deequ.jar", "quality_topic_arn": "arn:aws:sns:us-east-1:123456789012:q",
+           "artifacts_bucket": "a", "curated_bucket": "c", "analytics_bucket": "g"}
     return build_run_plan({}, now=dt.datetime(2026, 11, 8, 12, tzinfo=dt.timezone.utc), time_zone="UTC",
                           curated_jobs={"pos_sales": "job-a"}, emr=emr, views=[{"named_query_id": "q"}])
 

@@ -87,12 +87,14 @@ EXPECTED_ACKNOWLEDGEMENTS = {
         _objects("RawBucket881B694BArn15CBD933", "external_apis/*"),
         _objects("CuratedBucketFF1C9EA8ArnDC7C5773", "operational/stores/*"),
     },
-    # EMR Serverless job role: whole curated and analytics tables, code and logs prefixes of the artifacts bucket
+    # EMR Serverless job role: whole curated and analytics tables, code and logs prefixes of the artifacts bucket,
+    # the quality gate's metrics (PutMetricData has no resource-level permission; a namespace condition limits it)
     "AnalyticsCluster/JobRole": {
         _objects("CuratedBucketFF1C9EA8ArnDC7C5773", "*"),
         _objects("AnalyticsBucket218960F6Arn95EA3A2A", "*"),
         _objects("ArtifactsBucket98FD8488Arn6F0FAD5E", "emr/*"),
         _objects("ArtifactsBucket98FD8488Arn6F0FAD5E", "emr-serverless/logs/*"),
+        "AwsSolutions-IAM5[Resource::*]",
     },
     # the daily pipeline: task functions (ledger key grants, X-Ray), lease holder look-up, catalog partitions
     **{f"DailyPipeline/{function}Function": {"AwsSolutions-L1"}

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from retail_lake.contracts.registry import DATASETS
 from retail_lake.quality.dqdl import ruleset
+from retail_lake.quality.output_gate import gated_output_tables
 from retail_lake.quality.results import RESULT_COLUMNS
-from retail_lake.quality.rules import rules_for
+from retail_lake.quality.rules import rule_datasets, rules_for
 from tests.conftest import Synthesized
 from tests.infrastructure.test_batch_stack import _jobs, _location, _object_prefixes, _path, _role_of, _statements
 
@@ -39,7 +40,7 @@ def test_the_gate_job_has_the_interface_the_orchestration_calls(synthesized: Syn
     assert arguments["--metrics_namespace"] == "RetailLake/Quality"
     # Deequ on AWS: the jar for Spark 3.5 from the artifacts bucket, pydeequ installed by Glue; with it the modules the
     # job imports that Glue 5.0 does not provide, at the versions the project pins (the rule files are YAML)
-    assert _location(arguments["--extra-jars"]) == ("artifacts", "/glue/jars/deequ-2.0.7-spark-3.5.jar")
+    assert _location(arguments["--extra-jars"]) == ("artifacts", "/glue/jars/deequ-2.0.21-spark-3.5.jar")
     pins = dict(line.strip().split("==") for line in CONSTRAINTS.read_text().splitlines() if "==" in line)
     assert arguments["--additional-python-modules"] == (
         f"pydeequ==1.7.0,PyYAML=={pins['PyYAML']},msgspec=={pins['msgspec']},"
@@ -93,20 +94,28 @@ def test_alarms_on_a_failed_gate_and_on_error_rules_per_dataset(synthesized: Syn
         dims = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
         by_metric.setdefault(alarm["MetricName"], []).append(dims)
     assert by_metric["GateFailed"] == [{"Pipeline": pipeline}]
-    assert sorted(d["Dataset"] for d in by_metric["FailedRules"]) == sorted(DATASETS)
+    assert sorted(d["Dataset"] for d in by_metric["FailedRules"]) == sorted(
+        [*DATASETS, "customer_segments", "product_affinity", "demand_forecast"])  # + the gated EMR outputs
     assert all(d["Level"] == "error" and d["Pipeline"] == pipeline for d in by_metric["FailedRules"])
 
 
 def test_glue_data_quality_rulesets_come_from_the_rule_files(synthesized: Synthesized) -> None:
     rulesets = {v["Properties"]["TargetTable"]["TableName"]: v["Properties"]
                 for v in synthesized.resources("Batch", "AWS::Glue::DataQualityRuleset").values()}
-    assert set(rulesets) == set(DATASETS)
+    assert set(rulesets) == {*DATASETS, *gated_output_tables()} == set(rule_datasets())
+    assert set(gated_output_tables()) == {"customer_segments", "product_affinity", "demand_forecast"}
     for dataset, props in rulesets.items():
         document, gate_only = ruleset(rules_for(dataset))
         assert props["Ruleset"] == document
         assert props["Name"] == f"retail-lake-{synthesized.stage}-{dataset.replace('_', '-')}"
         assert all(rule_id in props["Description"] for rule_id in gate_only)
-        assert "Ref" in props["TargetTable"]["DatabaseName"]
+        zone = "AnalyticsDatabase" if dataset in gated_output_tables() else "CuratedDatabase"
+        assert zone in props["TargetTable"]["DatabaseName"]["Ref"], (dataset, props["TargetTable"])
+    tables = {k: v["Properties"]["TableInput"]["Name"]
+              for k, v in synthesized.resources("Batch", "AWS::Glue::Table").items()}
+    for resource in synthesized.resources("Batch", "AWS::Glue::DataQualityRuleset").values():
+        dataset = resource["Properties"]["TargetTable"]["TableName"]  # created after the table it evaluates
+        assert dataset in [tables.get(logical_id) for logical_id in resource.get("DependsOn", [])], dataset
 
 
 def test_the_results_table_is_registered_for_athena(synthesized: Synthesized) -> None:
@@ -116,7 +125,7 @@ def test_the_results_table_is_registered_for_athena(synthesized: Synthesized) ->
     table_input = table["Properties"]["TableInput"]
     assert table_input["Name"] == "quality_results"
     columns = [(c["Name"], c["Type"]) for c in table_input["StorageDescriptor"]["Columns"]]
-    assert columns == [(name, glue_type) for name, _, glue_type, _ in RESULT_COLUMNS]
+    assert columns == [(name, glue_type) for name, glue_type, _ in RESULT_COLUMNS]
     assert [(c["Name"], c["Type"]) for c in table_input["PartitionKeys"]] == [("run_date", "date")]
     assert table_input["Parameters"]["projection.enabled"] == "true"
     assert table_input["Parameters"]["projection.run_date.type"] == "date"

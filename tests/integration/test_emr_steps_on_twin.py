@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import time
 import zipfile
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 import pytest
 
@@ -73,7 +75,7 @@ def steps_day(dev_assembly, tmp_path_factory: pytest.TempPathFactory):
         if not twin.is_embedded:
             pytest.skip("EMR Serverless job runs execute on the embedded twin only")
         twin.deploy(dev_assembly)
-        storage, analytics = twin.outputs[STORAGE], twin.outputs[ANALYTICS]
+        storage, analytics, batch_outputs = twin.outputs[STORAGE], twin.outputs[ANALYTICS], twin.outputs[BATCH]
         s3 = twin.client("s3")
         raw_bucket = storage["RawBucketName"]
         produced = KinesisProducer(twin.client("kinesis"), twin.outputs[INGESTION]["StreamName"]).send(lines)
@@ -88,10 +90,12 @@ def steps_day(dev_assembly, tmp_path_factory: pytest.TempPathFactory):
 
         emr = twin.client("emr-serverless")
         started = time.monotonic()
-        result = run_analytics_steps(emr, analytics, storage, RUN_DATE, poll_s=0.2, step_arguments=STEP_ARGUMENTS)
+        result = run_analytics_steps(emr, analytics, storage, batch_outputs, RUN_DATE, poll_s=0.2,
+                                     step_arguments=STEP_ARGUMENTS)
         print(f"batch day: {batch_seconds:.1f} s; EMR steps: {time.monotonic() - started:.1f} s "
               + ", ".join(f"{step} {run.seconds:.1f} s" for step, run in result.runs.items()))
-        yield {"twin": twin, "s3": s3, "emr": emr, "storage": storage, "analytics": analytics, "result": result}
+        yield {"twin": twin, "s3": s3, "emr": emr, "storage": storage, "analytics": analytics, "batch": batch_outputs,
+               "result": result}
 
 
 def _analytics_table(steps_day, name: str) -> pa.Table:
@@ -107,6 +111,11 @@ def test_step_code_is_deployed_by_the_bucket_deployments(steps_day) -> None:
     assert key.startswith("emr/library/") and key.endswith(".zip")
     names = zipfile.ZipFile(io.BytesIO(s3.get_object(Bucket=artifacts, Key=key)["Body"].read())).namelist()
     assert "retail_lake/batch/ml.py" in names and not [n for n in names if "__pycache__" in n]
+    deps_key = outputs["EmrPythonDepsKey"]  # the driver's Python packages, at the zip's root
+    assert deps_key.startswith("emr/python/") and deps_key.endswith(".zip")
+    names = zipfile.ZipFile(io.BytesIO(s3.get_object(Bucket=artifacts, Key=deps_key)["Body"].read())).namelist()
+    assert {"pydeequ/__init__.py", "yaml/__init__.py", "boto3/__init__.py"} <= set(names)
+    assert outputs["EmrDeequJarKey"].startswith("glue/jars/deequ-")
 
 
 def test_the_three_runs_succeed_with_the_deployed_entry_points(steps_day) -> None:
@@ -118,11 +127,17 @@ def test_the_three_runs_succeed_with_the_deployed_entry_points(steps_day) -> Non
         assert job_run["executionRole"] == steps_day["analytics"]["EmrJobRoleArn"]
         spark_submit = job_run["jobDriver"]["sparkSubmit"]
         assert spark_submit["entryPoint"] == f"s3://{artifacts}/emr/steps/{step}.py"
-        assert spark_submit["sparkSubmitParameters"] == \
-            f"--py-files s3://{artifacts}/{steps_day['analytics']['EmrLibraryKey']}"
+        outputs = steps_day["analytics"]
+        assert spark_submit["sparkSubmitParameters"] == (
+            f"--py-files s3://{artifacts}/{outputs['EmrLibraryKey']} "
+            f"--jars s3://{artifacts}/{outputs['EmrDeequJarKey']} "
+            f"--conf spark.archives=s3://{artifacts}/{outputs['EmrPythonDepsKey']}#pydeps")
         arguments = dict(zip(spark_submit["entryPointArguments"][::2], spark_submit["entryPointArguments"][1::2]))
         assert arguments["--run_date"] == RUN_DATE.isoformat()
-        assert arguments["--output_path"] == f"s3://{steps_day['storage']['AnalyticsBucketName']}/"
+        analytics_bucket = steps_day["storage"]["AnalyticsBucketName"]
+        assert arguments["--output_path"] == f"s3://{analytics_bucket}/"
+        assert arguments["--results_path"] == f"s3://{analytics_bucket}/quality_results/"
+        assert arguments["--topic_arn"] == steps_day["batch"]["QualityTopicArn"]
 
 
 def test_segments_cover_the_customers_of_customer_360(steps_day) -> None:
@@ -165,13 +180,13 @@ def test_a_failing_step_raises_a_clear_error(steps_day) -> None:
     """A date with no customer_360 rows: the segmentation run fails, and the error names the step and the cause."""
     missing = RUN_DATE - dt.timedelta(days=30)
     with pytest.raises(AnalyticsStepError, match=r"customer_segmentation .* ended FAILED: .*no customer_360 rows"):
-        run_analytics_steps(steps_day["emr"], steps_day["analytics"], steps_day["storage"], missing,
+        run_analytics_steps(steps_day["emr"], steps_day["analytics"], steps_day["storage"], steps_day["batch"], missing,
                             steps=("customer_segmentation",), poll_s=0.2)
 
 
 def test_job_driver_names_missing_outputs(steps_day) -> None:
     with pytest.raises(AnalyticsStepError, match="EmrStepsUri"):
-        step_job_driver("demand_forecast", {}, steps_day["storage"], RUN_DATE.isoformat())
+        step_job_driver("demand_forecast", {}, steps_day["storage"], steps_day["batch"], RUN_DATE.isoformat())
 
 
 def test_what_the_jobs_and_steps_wrote_matches_the_catalog(steps_day) -> None:
@@ -200,6 +215,47 @@ def test_what_the_jobs_and_steps_wrote_matches_the_catalog(steps_day) -> None:
             assert values and all(dt.date.fromisoformat(v.removeprefix(f"{key}=")) for v in values), (name, values)
             checked.append(f"{zone}.{name}")
     assert len(checked) == 3 + 5 + 6, checked
+
+
+def test_an_error_rule_on_a_step_output_stops_the_run_and_alerts_the_quality_topic(steps_day) -> None:
+    """Returns booked as negative daily units for a date three weeks back: the demand forecast copies them, its output
+    gate fails `demand_forecast.forecast_units.range`, the job run ends FAILED with QualityGateFailed before anything
+    is written, quality_results holds the failed rule and the readable report arrives on the quality topic."""
+    twin, s3, storage, batch = steps_day["twin"], steps_day["s3"], steps_day["storage"], steps_day["batch"]
+    sqs, sns = twin.client("sqs"), twin.client("sns")
+    queue_url = sqs.create_queue(QueueName="emr-quality-alerts")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=batch["QualityTopicArn"], Protocol="sqs", Endpoint=queue_arn)
+    analytics_bucket = storage["AnalyticsBucketName"]
+    # a day of the batch day's daily_sales, with every unit count negated, as the two days ending on bad_day
+    source = [k for k in _objects(s3, analytics_bucket, "daily_sales/") if k.endswith(".parquet")][-1]
+    day_sales = pq.read_table(io.BytesIO(s3.get_object(Bucket=analytics_bucket, Key=source)["Body"].read()))
+    returns = day_sales.set_column(day_sales.column_names.index("units"), "units",
+                                   pa.compute.negate(day_sales.column("units")))
+    bad_day = RUN_DATE - dt.timedelta(days=21)
+    for day in (bad_day - dt.timedelta(days=1), bad_day):
+        buffer = io.BytesIO()
+        pq.write_table(returns, buffer)
+        s3.put_object(Bucket=analytics_bucket, Key=f"daily_sales/event_date={day.isoformat()}/part-returns.parquet",
+                      Body=buffer.getvalue())
+
+    with pytest.raises(AnalyticsStepError, match=r"demand_forecast .* ended FAILED: .*QualityGateFailed: .*"
+                                                 r"demand_forecast\.forecast_units\.range"):
+        run_analytics_steps(steps_day["emr"], steps_day["analytics"], storage, batch, bad_day,
+                            steps=("demand_forecast",), poll_s=0.2, step_arguments=STEP_ARGUMENTS)
+
+    for table in STEP_TABLES["demand_forecast"]:  # nothing of the step was written for that date
+        assert _objects(s3, analytics_bucket, f"{table}/as_of_date={bad_day.isoformat()}/") == []
+    results = [r for r in _table(s3, analytics_bucket, "quality_results/").to_pylist()
+               if r["data_partition"] == f"as_of_date={bad_day.isoformat()}"]
+    assert {r["dataset"] for r in results} == {"demand_forecast"}
+    assert {r["rule_id"] for r in results if r["status"] == "failed"} == {"demand_forecast.forecast_units.range"}
+    received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    (message,) = [json.loads(m["Body"]) for m in received]
+    assert message["TopicArn"] == batch["QualityTopicArn"]
+    assert message["Subject"] == f"Quality gate FAILED: retail-lake-dev demand_forecast {bad_day.isoformat()}"
+    assert "FAILED error   demand_forecast.forecast_units.range" in message["Message"]
+    assert "FAILED (the demand_forecast outputs stopped)" in message["Message"]
 
 
 def test_emr_for_a_batch_day_reports_the_failing_step(steps_day) -> None:

@@ -26,8 +26,11 @@ from tests.infrastructure.asl_checks import ANY, dataflow_problems, structural_p
 
 UTC = dt.timezone.utc
 JOBS = {"pos_sales": "job-pos", "clickstream": "job-click", "inventory_movements": "job-inv"}
-EMR = {"steps_uri": "s3://art/emr/steps/", "library_key": "emr/library/abc.zip", "artifacts_bucket": "art",
-       "curated_bucket": "cur", "analytics_bucket": "ana"}
+TOPIC = "arn:aws:sns:us-east-1:123456789012:quality"
+EMR = {"steps_uri": "s3://art/emr/steps/", "library_key": "emr/library/abc.zip", "python_deps_key": "emr/python/d.zip",
+       "deequ_jar_key": "glue/jars/deequ-2.0.21-spark-3.5.jar", "quality_topic_arn": TOPIC,
+       "quality_pipeline": "retail-lake-dev", "artifacts_bucket": "art", "curated_bucket": "cur",
+       "analytics_bucket": "ana"}
 
 
 @pytest.fixture
@@ -67,12 +70,23 @@ def test_the_plan_lists_every_job_and_step_for_the_date() -> None:
 
 def test_emr_drivers_are_the_run_batch_drivers_in_step_functions_casing() -> None:
     driver = emr_step_drivers(EMR, "2026-11-05", ("product_affinity",))[0]
-    expected = step_job_driver("product_affinity", {"EmrStepsUri": EMR["steps_uri"], "EmrLibraryKey": EMR["library_key"]},
-                               {"ArtifactsBucketName": "art", "CuratedBucketName": "cur", "AnalyticsBucketName": "ana"},
-                               "2026-11-05")["sparkSubmit"]
+    expected = step_job_driver("product_affinity", {
+        "EmrStepsUri": EMR["steps_uri"], "EmrLibraryKey": EMR["library_key"], "EmrPythonDepsKey": "emr/python/d.zip",
+        "EmrDeequJarKey": "glue/jars/deequ-2.0.21-spark-3.5.jar", "EmrQualityPipeline": "retail-lake-dev",
+    }, {"ArtifactsBucketName": "art", "CuratedBucketName": "cur", "AnalyticsBucketName": "ana"},
+        {"QualityTopicArn": TOPIC}, "2026-11-05")["sparkSubmit"]
     assert driver["job_driver"]["SparkSubmit"] == {"EntryPoint": expected["entryPoint"],
                                                    "EntryPointArguments": expected["entryPointArguments"],
                                                    "SparkSubmitParameters": expected["sparkSubmitParameters"]}
+    # the plan's drivers carry the packages zip, the Deequ jar and the quality gate's arguments
+    assert driver["job_driver"]["SparkSubmit"]["SparkSubmitParameters"] == (
+        "--py-files s3://art/emr/library/abc.zip --jars s3://art/glue/jars/deequ-2.0.21-spark-3.5.jar "
+        "--conf spark.archives=s3://art/emr/python/d.zip#pydeps")
+    arguments = driver["job_driver"]["SparkSubmit"]["EntryPointArguments"]
+    assert dict(zip(arguments[::2], arguments[1::2])) == {
+        "--run_date": "2026-11-05", "--curated_path": "s3://cur/", "--output_path": "s3://ana/",
+        "--results_path": "s3://ana/quality_results/", "--report_path": "s3://ana/quality_reports/",
+        "--topic_arn": TOPIC, "--pipeline": "retail-lake-dev"}
     assert driver["name"] == "product-affinity-2026-11-05"
     plan = build_run_plan({"run_date": "2026-11-05", "emr_arguments": {"demand_forecast": {"--season": 1}}},
                           now=dt.datetime.now(UTC), time_zone="UTC", curated_jobs=JOBS, emr=EMR)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from retail_lake.batch.ml import cluster_labels, customer_segments, demand_forecast, product_affinity
+from retail_lake.quality.rules import rules_for
 
 EMR_STEPS = Path(__file__).resolve().parents[3] / "emr_steps"
 
@@ -194,3 +195,133 @@ def test_emr_steps_read_parquet_and_write_their_tables(spark, tmp_path, capsys):
     assert rules.count() == 2 and {r["as_of_date"] for r in rules.collect()} == {dt.date.fromisoformat(run_date)}
     assert spark.read.parquet(str(out / "customer_segments")).count() == 12
     assert spark.read.parquet(str(out / "demand_forecast_backtest_summary")).first()["mae"] == 0.0
+
+
+# ------------------------------------------------------------------------------------------- the output gate
+
+
+def test_a_failing_output_rule_stops_the_step_before_it_writes(spark, tmp_path, capsys):
+    """Returns booked as negative daily units propagate into a negative forecast: the step's gate fails
+    `demand_forecast.forecast_units.range` on the 7 forecast rows, nothing is written, the results and the report
+    say why."""
+    from retail_lake.quality.gate import QualityGateFailed
+
+    analytics, out = tmp_path / "analytics", tmp_path / "out"
+    run_date = START + dt.timedelta(days=27)
+    daily(spark, {("ST1", "A"): [-2] * 28}).write.partitionBy("event_date").parquet(str(analytics / "daily_sales"))
+
+    with pytest.raises(QualityGateFailed, match=r"demand_forecast\.forecast_units\.range \(7 failing rows\)"):
+        run_step("demand_forecast.py", ["--run_date", run_date.isoformat(), "--output_path", str(out),
+                                        "--analytics_path", str(analytics)], capsys)
+
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["quality_reports", "quality_results"]  # none of the step's three tables
+    results = {r["rule_id"]: r for r in spark.read.parquet(str(out / "quality_results")).collect()}
+    assert set(results) == {r.id for r in rules_for("demand_forecast")}
+    failed = {rule_id for rule_id, r in results.items() if r["status"] == "failed"}
+    assert failed == {"demand_forecast.forecast_units.range"}
+    assert results["demand_forecast.forecast_units.range"]["failing_rows"] == 7
+    assert {r["data_partition"] for r in results.values()} == {f"as_of_date={run_date}"}
+    (report,) = (out / "quality_reports" / f"run_date={run_date}").iterdir()
+    text = report.read_text()
+    assert "FAILED (the demand_forecast outputs stopped)" in text and "forecast_units=-2.0" in text
+
+
+def _segments(spark, run_date: dt.date, rows: list[tuple]):
+    from pyspark.sql import functions as F
+
+    from retail_lake.batch.schemas import EMR_TABLES, conform
+
+    frame = spark.createDataFrame(rows, "customer_id string, cluster int, cluster_label string, recency_days double, "
+                                        "frequency double, monetary double")
+    return conform(frame.withColumn("as_of_date", F.lit(run_date)), EMR_TABLES["customer_segments"])
+
+
+class Recorder:
+    """Stands in for the CloudWatch and SNS clients: keeps what the gate sends."""
+
+    def __init__(self):
+        self.metrics, self.messages = [], []
+
+    def put_metric_data(self, Namespace, MetricData):
+        self.metrics.extend((Namespace, d) for d in MetricData)
+
+    def publish(self, TopicArn, Subject, Message):
+        self.messages.append((TopicArn, Subject, Message))
+        return {"MessageId": str(len(self.messages))}
+
+    def metric(self, name, **dimensions):
+        wanted = [{"Name": k, "Value": v} for k, v in dimensions.items()]
+        (value,) = [d["Value"] for _, d in self.metrics if d["MetricName"] == name and d["Dimensions"] == wanted]
+        return value
+
+
+def _gate_args(tmp_path, topic="arn:aws:sns:eu-west-1:123456789012:quality"):
+    import argparse
+
+    from retail_lake.quality import output_gate
+
+    parser = argparse.ArgumentParser()
+    output_gate.add_arguments(parser)
+    return parser.parse_args(["--topic_arn", topic, "--pipeline", "retail-lake-dev",
+                              "--results_path", str(tmp_path / "results"), "--report_path", str(tmp_path / "reports")])
+
+
+def test_an_error_rule_on_segments_publishes_metrics_and_the_message(spark, tmp_path):
+    from retail_lake.quality import output_gate
+    from retail_lake.quality.gate import QualityGateFailed
+
+    run_date = START
+    segments = _segments(spark, run_date, [("C1", 0, "top", 2.0, 5.0, 90.0), ("C1", 1, "low", 30.0, 1.0, 5.0),
+                                           ("C2", 1, "low", 40.0, 1.0, 4.0)])
+    clients = Recorder()
+    with pytest.raises(QualityGateFailed, match=r"customer_segments\.customer_id\.unique \(2 failing rows\)"):
+        output_gate.enforce(spark, "customer_segmentation", {"customer_segments": segments}, run_date,
+                            str(tmp_path / "out"), _gate_args(tmp_path), cloudwatch=clients, sns=clients)
+
+    assert clients.metric("GateFailed", Pipeline="retail-lake-dev") == 1
+    assert clients.metric("FailedRules", Pipeline="retail-lake-dev", Dataset="customer_segments", Level="error") == 1
+    assert clients.metric("FailingRows", Pipeline="retail-lake-dev", Dataset="customer_segments", Level="error") == 2
+    assert {namespace for namespace, _ in clients.metrics} == {"RetailLake/Quality"}
+    ((topic, subject, message),) = clients.messages
+    assert topic.endswith(":quality")
+    assert subject == f"Quality gate FAILED: retail-lake-dev customer_segmentation {run_date}"
+    assert "customer_segments.customer_id.unique" in message and "FAILED (the customer_segmentation outputs stopped)" \
+        in message
+    assert "e.g." not in message and "C1" not in message  # no column of the table is an example column: counts only
+    assert not (tmp_path / "out").exists()  # the gate writes no table itself
+
+
+def test_a_warning_on_segments_reports_and_lets_the_step_write(spark, tmp_path):
+    from retail_lake.quality import output_gate
+
+    run_date = START
+    segments = _segments(spark, run_date, [("C1", 0, "top", 2.0, 5.0, 90.0), ("C2", 1, "low", 40.0, 1.0, -4.0)])
+    clients = Recorder()
+    report = output_gate.enforce(spark, "customer_segmentation", {"customer_segments": segments,
+                                                                  "customer_segment_profiles": segments},
+                                 run_date, str(tmp_path / "out"), _gate_args(tmp_path), cloudwatch=clients,
+                                 sns=clients)
+
+    assert not report.failed and [d.dataset for d in report.datasets] == ["customer_segments"]  # profiles: no rules
+    warnings = output_gate.quality_summary(report)["warnings"]
+    assert warnings == {"customer_segments": ["customer_segments.monetary.range"]}
+    assert clients.metric("GateFailed", Pipeline="retail-lake-dev") == 0
+    assert clients.metric("FailedRules", Pipeline="retail-lake-dev", Dataset="customer_segments", Level="warning") == 1
+    assert clients.messages == []
+
+
+def test_the_row_count_band_of_an_output_comes_from_its_written_dates(spark, tmp_path):
+    """Seven earlier as_of_date partitions of 4 customers each: 1 customer today is outside 4 +/- 50%."""
+    from retail_lake.quality import output_gate
+
+    out = tmp_path / "out"
+    for days_before in range(1, 8):
+        day = START - dt.timedelta(days=days_before)
+        rows = [(f"C{i}", 0, "top", 1.0, 1.0, 1.0) for i in range(4)]
+        (_segments(spark, day, rows).write.partitionBy("as_of_date").mode("append")
+         .parquet(str(out / "customer_segments")))
+    today = _segments(spark, START, [("C1", 0, "top", 1.0, 1.0, 1.0)])
+    report = output_gate.gate_outputs(spark, "customer_segmentation", {"customer_segments": today}, START, str(out))
+    (anomaly,) = [r for r in report.datasets[0].results if r.rule_id == "customer_segments.rows.anomaly"]
+    assert (anomaly.status, anomaly.threshold) == ("failed", "between 2 and 6")

@@ -20,7 +20,8 @@ from retail_lake.contracts.registry import BY_DATASET, DATASETS
 from retail_lake.generator import DEFECT_CLASSES, GeneratorConfig
 from retail_lake.generator.defects import LATE_THRESHOLD_MS
 from retail_lake.quality import expectations
-from retail_lake.quality.gate import EVENT_DATE, evaluate_dataset, run_gate
+from retail_lake.quality.curated_gate import run_gate
+from retail_lake.quality.gate import EVENT_DATE, evaluate_dataset
 from retail_lake.quality.resolve import GateContext, resolve
 from retail_lake.quality.row_checks import FAILED_RULES, event_key_for, split_rows, violation, with_helper_columns
 from retail_lake.quality.rules import rules_for

@@ -57,3 +57,24 @@ def test_levels_and_ids_are_checked():
             {"id": "clickstream.a.b", "level": "error", "scope": "row", "type": "completeness", "column": "a"}]})
     with pytest.raises(RuleError, match="no rule file for dataset 'nope'"):
         rules_for("nope")
+
+
+@pytest.mark.parametrize("table", ["customer_segments", "product_affinity", "demand_forecast"])
+def test_each_gated_emr_output_has_valid_rules_for_its_declared_columns(table):
+    from retail_lake.batch.schemas import EMR_TABLES
+
+    rules = rules_for(table)
+    declared = {f.name for f in EMR_TABLES[table].schema.fields}
+    for rule in rules:
+        assert rule.scope == "dataset", rule.id  # nothing is quarantined after a model run: the whole output is judged
+        for column in [rule.column, *(rule.params.get("columns") or [])]:
+            assert column is None or column in declared, rule.id
+    kinds = {(r.type, r.level) for r in rules}
+    assert {("schema", "error"), ("uniqueness", "error"), ("row_count_anomaly", "warning")} <= kinds
+
+
+def test_every_rule_file_is_a_contract_dataset_or_a_gated_emr_output():
+    from retail_lake.quality.output_gate import gated_output_tables
+    from retail_lake.quality.rules import rule_datasets
+
+    assert set(rule_datasets()) == {*DATASETS, *gated_output_tables()}

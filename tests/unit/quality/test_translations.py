@@ -3,7 +3,9 @@ Check calls it makes), a Glue Data Quality (DQDL) rule. One rule per type, with 
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import inspect
 import sys
 import types
 
@@ -146,14 +148,42 @@ def test_row_count_without_history_asks_only_the_minimum():
     assert deequ.constraint_for(resolved)["assertion"] == (">=", 1)
 
 
+def _pydeequ_check_signatures() -> dict[str, inspect.Signature]:
+    """The signatures of pydeequ's `Check` methods, read from the pinned pydeequ the EMR jobs get (the built
+    packages folder, requirements/emr-python.txt) without importing it (it wants a JVM and Python 3.9's pandas)."""
+    from stacks.dependency_builds import EMR_PYTHON_DEPS
+
+    source = EMR_PYTHON_DEPS.verified().site_dir / "pydeequ" / "checks.py"
+    tree = ast.parse(source.read_text())
+    (check,) = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Check"]
+    signatures = {}
+    for method in check.body:
+        if isinstance(method, ast.FunctionDef) and not method.name.startswith("_"):
+            arguments = method.args
+            arguments.defaults = [ast.Constant(None) for _ in arguments.defaults]  # values need pydeequ's names
+            stub = ast.Module(body=[ast.FunctionDef(name=method.name, args=arguments, body=[ast.Pass()],
+                                                    decorator_list=[], returns=None)],
+                              type_ignores=[])
+            namespace: dict = {}
+            exec(compile(ast.fix_missing_locations(stub), str(source), "exec"), namespace)
+            signatures[method.name] = inspect.signature(namespace[method.name])
+    return signatures
+
+
+PYDEEQU_CHECK = _pydeequ_check_signatures()
+
+
 class _FakeCheck:
-    """Records the pydeequ Check calls `deequ.build_check` makes (the jar cannot run here)."""
+    """Records the pydeequ Check calls `deequ.build_check` makes (the jar cannot run here); each call must bind to
+    the real method's signature, so a wrong name or argument count fails."""
 
     def __init__(self, spark, level, description):
         self.level, self.description, self.calls = level, description, []
 
     def __getattr__(self, method):
         def call(*args):
+            assert method in PYDEEQU_CHECK, f"pydeequ's Check has no method {method}"
+            PYDEEQU_CHECK[method].bind(self, *args)  # TypeError when the arguments do not fit
             self.calls.append((method, args))
             return self
         return call
@@ -192,7 +222,7 @@ def test_the_pydeequ_check_gets_the_constraint_and_an_assertion_that_judges_like
 
 
 def test_deequ_jar_matches_spark_35_and_pydeequ_is_pinned():
-    assert deequ.DEEQU_MAVEN_COORDINATE == "com.amazon.deequ:deequ:2.0.7-spark-3.5"
+    assert deequ.DEEQU_MAVEN_COORDINATE == "com.amazon.deequ:deequ:2.0.21-spark-3.5"
     assert deequ.PYDEEQU_VERSION == "1.7.0"
 
 
@@ -201,3 +231,12 @@ def test_a_ruleset_lists_what_dqdl_cannot_express():
     assert document.startswith("Rules = [\n    IsComplete \"event_id\",")
     assert document.endswith("\n]")
     assert gate_only == ["pos_sales.event_time.in_order", "pos_sales.event_time.late", "pos_sales.schema.columns"]
+
+
+def test_the_recording_check_refuses_what_pydeequ_would():
+    check = _FakeCheck(None, "Error", "x")
+    with pytest.raises(TypeError):
+        check.hasSize()  # hasSize(assertion, hint=None)
+    with pytest.raises(AssertionError, match="no method hasUniquness"):
+        check.hasUniquness(["a"], lambda v: v == 1)
+    assert len(PYDEEQU_CHECK) > 30 and "isContainedIn" in PYDEEQU_CHECK
