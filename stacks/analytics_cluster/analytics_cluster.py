@@ -9,6 +9,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3_deployment
 from constructs import Construct
 
+from retail_lake.batch.emr_python import EMR_PYTHON_DEPS_ALIAS
 from retail_lake.quality.results import METRICS_NAMESPACE
 from stacks.analytics_cluster.analytics_cluster_props import AnalyticsClusterProps
 from stacks.batch.glue_assets import REPO_ROOT, SCRIPT_EXCLUDES, assemble_glue_library
@@ -98,6 +99,10 @@ class AnalyticsCluster(Construct):
         )
 
         self._deploy_code()
+        # Every job run of the application gets the Deequ jar and the driver's Python packages (spark-defaults), however
+        # it is submitted; the steps' job driver passes the same two settings explicitly as well.
+        self.application.runtime_configuration = [emrs.CfnApplication.ConfigurationObjectProperty(
+            classification="spark-defaults", properties=self.spark_defaults)]
         self._acknowledge_object_wildcards()
         self._acknowledge_bucket_deployment_handler()
 
@@ -127,6 +132,14 @@ class AnalyticsCluster(Construct):
         """Key of the driver's Python packages zip in the artifacts bucket (deploy-time value: the asset's hash)."""
         zip_key = Fn.select(0, self.python_deps_deployment.object_keys)
         return Fn.join("", [f"{self._props.scripts_prefix}python/", zip_key])
+
+    @property
+    def spark_defaults(self) -> dict[str, str]:
+        """The application's spark-defaults: `spark.jars` (the Deequ jar) and `spark.archives` (the packages zip,
+        unpacked as `EMR_PYTHON_DEPS_ALIAS`)."""
+        bucket = self._props.storage.artifacts_bucket.bucket_name
+        return {"spark.jars": f"s3://{bucket}/{self.deequ_jar_key}",
+                "spark.archives": Fn.join("", [f"s3://{bucket}/", self.python_deps_key, f"#{EMR_PYTHON_DEPS_ALIAS}"])}
 
     @property
     def deequ_jar_key(self) -> str:

@@ -253,3 +253,17 @@ def test_props_reject_bad_prefixes_and_timeouts(synth: Synth) -> None:
         with pytest.raises(ValueError):
             AnalyticsClusterProps(storage=storage, config=config, quality_topic=gate.topic, quality_key=gate.key,
                                   deequ_jar_key=gate.deequ_jar_key, quality_pipeline="retail-lake-dev", **bad)
+
+
+def test_every_job_run_gets_the_deequ_jar_and_the_python_packages_by_default(synth: Synth) -> None:
+    """The application's spark-defaults: a run submitted any way (not only by the steps' job driver) has Deequ on
+    its classpath and the packages zip unpacked as pydeps/."""
+    (runtime,) = synth.one("AWS::EMRServerless::Application")["Properties"]["RuntimeConfiguration"]
+    assert runtime["Classification"] == "spark-defaults" and set(runtime["Properties"]) == {"spark.jars",
+                                                                                          "spark.archives"}
+    assert _matches(runtime["Properties"]["spark.jars"],
+                    {"Fn::Join": ["", ["s3://", _import("Ref.*ArtifactsBucket"), f"/{DEEQU_JAR}"]]})
+    archives = json.dumps(runtime["Properties"]["spark.archives"])
+    (deps_id,) = [k for k in synth.resources("Custom::CDKBucketDeployment") if k.startswith(
+        "AnalyticsClusterEmrPythonDeps")]
+    assert '/emr/python/"' in archives and deps_id in archives and archives.endswith('"#pydeps"]]}')
