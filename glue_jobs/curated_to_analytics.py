@@ -34,7 +34,6 @@ from retail_lake.batch.windows import DEFAULT_LATE_DAYS, run_window
 REQUIRED = ["JOB_NAME", "run_date", "curated_path", "reference_path", "analytics_path"]
 # --backfill true rebuilds the event-date tables for every event date up to run_date (replaying history).
 OPTIONAL = {"late_days": str(DEFAULT_LATE_DAYS), "backfill": "false"}
-BACKFILL_FIRST_EVENT_DATE = dt.date(2000, 1, 1)
 
 
 def between(df: DataFrame, first: dt.date, last: dt.date) -> DataFrame:
@@ -45,7 +44,7 @@ def main() -> None:
     args = resolve_args(sys.argv, REQUIRED, OPTIONAL)
     window = run_window(args["run_date"], int(args["late_days"]))
     backfill = args["backfill"].lower() == "true"
-    first = BACKFILL_FIRST_EVENT_DATE if backfill else window.first_event_date
+    first = window.first_rewritten(backfill)
     last = window.last_event_date
     spark = SparkSession.builder.getOrCreate()
     curated = args["curated_path"].rstrip("/")

@@ -18,7 +18,6 @@ the same rows. Prints one JSON summary line (`CURATED_SUMMARY {...}`).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 
@@ -40,7 +39,6 @@ REQUIRED = ["JOB_NAME", "dataset", "run_date", "raw_path", "reference_path", "cu
 # --backfill true replays history: every raw partition is read and every event date up to run_date is
 # rewritten (the demo replays a generated week in one run per dataset this way).
 OPTIONAL = {"late_days": str(DEFAULT_LATE_DAYS), "backfill": "false"}
-BACKFILL_FIRST_EVENT_DATE = dt.date(2000, 1, 1)
 
 
 def read_raw(spark: SparkSession, raw_path: str, raw_dts: list[str] | None) -> DataFrame | None:
@@ -68,7 +66,7 @@ def main() -> None:
     spark.conf.set("spark.sql.optimizer.windowGroupLimitThreshold", "-1")
 
     backfill = args["backfill"].lower() == "true"
-    first_event_date = BACKFILL_FIRST_EVENT_DATE if backfill else window.first_event_date
+    first_event_date = window.first_rewritten(backfill)
     raw = read_raw(spark, args["raw_path"], None if backfill else window.raw_dts)
     if raw is None:
         raw = spark.createDataFrame([], spark_schema(BY_DATASET[dataset]))

@@ -218,6 +218,7 @@ def _run_batch(twin, options: DemoOptions, generator_config, console: Console, *
         QualityGateError,
         lake_summary,
         load_reference_data,
+        quality_gate_summary,
         quality_report,
         read_table,
         run_batch_day,
@@ -260,10 +261,45 @@ def _run_batch(twin, options: DemoOptions, generator_config, console: Console, *
                "quality_quarantined": counts["quality_quarantined"],
                "duplicates_dropped": duplicates_dropped, "batch_run_date": run_date.isoformat()}
     analytics_outputs = outputs.get(f"RetailLake-{options.stage}-Analytics")
+    gate_dates = [run_date.isoformat()]
     if options.emr and analytics_outputs is not None:
         summary.update(_run_emr_steps(twin, storage, analytics_outputs, batch_outputs, run_date, generator_config,
                                       console, execute=orchestration is None))
+        gate_dates += [arguments["--run_date"] for arguments in demo_step_arguments(generator_config).values()
+                       if "--run_date" in arguments]
+    summary["quality_gates"] = quality_gate_summary(s3, storage, gate_dates)
+    _print_quality_gates(console, summary["quality_gates"])
     return summary
+
+
+def _print_quality_gates(console: Console, gates: list[dict[str, Any]]) -> None:
+    """One line per gated dataset (the checks are its rules on each partition judged), then one line per failed
+    rule: on which partitions, and what was found on its worst one. A failed warning only reports; a failed error
+    would have stopped the day."""
+    engines = ", ".join(sorted({gate["engine"] for gate in gates})) or "none"
+    table = Table(title=f"Quality gates (engine: {engines}; failed errors stop the day, failed warnings report)")
+    table.add_column("dataset", no_wrap=True)
+    for column in ("rules", "checks", "passed", "failed\nerrors", "failed\nwarnings", "rows\ncaught"):
+        table.add_column(column, justify="right")
+    for gate in gates:
+        table.add_row(gate["dataset"], str(gate["rules"]), f"{gate['checks']:,}", f"{gate['passed']:,}",
+                      str(gate["failed_errors"]), str(gate["failed_warnings"]), f"{gate['failing_rows']:,}")
+    console.print(table)
+    for gate in gates:
+        by_rule: dict[str, list[dict[str, Any]]] = {}
+        for check in gate["failed"]:
+            by_rule.setdefault(check["rule_id"], []).append(check)
+        for rule_id, checks in by_rule.items():  # one line per rule: on how many partitions, and its worst one
+            worst = max(checks, key=lambda c: (c["failing_rows"] or 0, c["data_partition"]))
+            rows = sum(c["failing_rows"] or 0 for c in checks)
+            found = f"found {worst['observed_value']}, expected {worst['threshold']}"
+            if len(checks) == 1:
+                line = f"{worst['data_partition']}: {found}" + (f", {rows:,} rows" if rows else "")
+            else:
+                line = (f"{len(checks)} partitions ({checks[0]['data_partition']} .. {checks[-1]['data_partition']})"
+                        + (f", {rows:,} rows" if rows else "")
+                        + f"; {'most on' if rows else 'e.g.'} {worst['data_partition']}: {found}")
+            console.print(f"[bold]quality[/] {worst['level']} {rule_id} failed on {line}", highlight=False)
 
 
 def _run_state_machine(twin, orchestration: dict[str, str], run_date: dt.date, generator_config,
@@ -331,7 +367,8 @@ def _run_emr_steps(twin, storage: dict[str, str], analytics_outputs: dict[str, s
             counts[name] = 0 if table is None else table.num_rows
             _print_head(console, name, table)
     backtest = forecast_backtest(s3, bucket, dates["demand_forecast"])
-    console.print(f"[bold]emr[/] {len(STEP_TABLES)} EMR Serverless job runs in {seconds:.1f}s ({states}); "
+    took = f" in {seconds:.1f}s" if execute else ""  # otherwise the pipeline's AnalyticsEmrSteps line has the time
+    console.print(f"[bold]emr[/] {len(STEP_TABLES)} EMR Serverless job runs{took} ({states}); "
                   + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     if backtest is not None:
         wape = "n/a" if backtest["wape"] is None else f"{backtest['wape']:.1%}"
@@ -339,7 +376,7 @@ def _run_emr_steps(twin, storage: dict[str, str], analytics_outputs: dict[str, s
         console.print(f"[bold]forecast backtest[/] {backtest['method']} over {backtest['backtest_start']} .. "
                       f"{backtest['backtest_end']}: {backtest['points']:,} store x SKU x days of {backtest['series']:,} "
                       f"series, MAE {mae} units, WAPE {wape}")
-    return {"emr": counts, "emr_seconds": round(seconds, 2), "forecast_backtest": backtest}
+    return {"emr": counts, "emr_seconds": round(seconds, 2) if execute else None, "forecast_backtest": backtest}
 
 
 def _print_head(console: Console, name: str, table) -> None:

@@ -19,6 +19,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 DEFAULT_LATE_DAYS = 3
+BACKFILL_FIRST_EVENT_DATE = dt.date(2000, 1, 1)  # a backfill rewrites every event date up to the run date
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ class RunWindow:
     @property
     def event_dates(self) -> list[dt.date]:
         return _days(self.first_event_date, self.last_event_date)
+
+    def first_rewritten(self, backfill: bool) -> dt.date:
+        """The first event date a run rewrites (the curated and analytics jobs) and the quality gate judges: the
+        window's, or every date before the run date when the run replays history (`--backfill true`)."""
+        return BACKFILL_FIRST_EVENT_DATE if backfill else self.first_event_date
 
     @property
     def raw_dts(self) -> list[str]:

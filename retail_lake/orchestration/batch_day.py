@@ -87,7 +87,7 @@ def run_job(glue, job: str, arguments: dict[str, str], *, timeout_s: float = 180
 
 def run_batch_day(glue, batch_outputs: dict[str, str], run_date: dt.date | str, *, backfill: bool = False,
                   progress: Callable[[str], None] | None = None) -> BatchDayResult:
-    """raw -> curated for every dataset, the quality gate on the curated partitions of `run_date` (a failed
+    """raw -> curated for every dataset, the quality gate on the curated partitions the run rewrote (a failed
     error-level rule raises `QualityGateError` and analytics does not run), then curated -> analytics. With `backfill`, the
     raw -> curated runs read every raw partition and rewrite every event date found (replaying history);
     otherwise they rewrite the run window of `run_date` (see retail_lake.batch.windows)."""
@@ -99,8 +99,10 @@ def run_batch_day(glue, batch_outputs: dict[str, str], run_date: dt.date | str, 
     steps = [(raw_to_curated_job(batch_outputs, dataset), dataset, arguments) for dataset in DATASETS]
     if QUALITY_GATE_OUTPUT not in batch_outputs:
         raise BatchRunError(f"the Batch stack has no output {QUALITY_GATE_OUTPUT}: is it deployed for this stage?")
-    # the gate judges the curated partitions of the date; a failed error-level rule stops the day before analytics
-    steps.append((batch_outputs[QUALITY_GATE_OUTPUT], "quality gate", {"--date": run_date}))
+    # the gate judges the curated partitions the run rewrote (the date's window, or every date on a backfill); a
+    # failed error-level rule stops the day before analytics
+    gate_arguments = {"--date": run_date, **({"--backfill": "true"} if backfill else {})}
+    steps.append((batch_outputs[QUALITY_GATE_OUTPUT], "quality gate", gate_arguments))
     steps.append((batch_outputs["CuratedToAnalyticsJobName"], "analytics", arguments))
     for job, what, job_arguments in steps:
         if progress:
@@ -126,6 +128,45 @@ def quality_report(s3, storage_outputs: dict[str, str], run_date: str, run_id: s
         return s3.get_object(Bucket=storage_outputs["AnalyticsBucketName"], Key=key)["Body"].read().decode()
     except Exception:  # NoSuchKey: the gate failed before writing its report
         return None
+
+
+def quality_gate_summary(s3, storage_outputs: dict[str, str], run_dates: list[str]) -> list[dict[str, Any]]:
+    """What the quality gates found on the given business dates, one row per dataset (the curated datasets and the
+    EMR steps' gated tables), from the `quality_results` table: the latest gate run of the dataset, its engine, how
+    many rules it evaluated on how many partitions, the checks (a rule on a partition) passed and failed by level,
+    and the rows the failed checks caught."""
+    from retail_lake.quality.results import FAILED, PASSED, RESULTS_PREFIX
+
+    rows: list[dict[str, Any]] = []
+    for run_date in sorted(set(run_dates)):
+        table = read_table(s3, storage_outputs["AnalyticsBucketName"], f"{RESULTS_PREFIX}run_date={run_date}/")
+        if table is not None:
+            rows.extend({**row, "run_date": run_date} for row in table.to_pylist())
+    latest: dict[str, tuple[Any, str]] = {}
+    for row in rows:  # a dataset judged again (a rerun of the date) is reported by its last gate run
+        key = (row["evaluated_at"], row["run_id"])
+        if row["dataset"] not in latest or key > latest[row["dataset"]]:
+            latest[row["dataset"]] = key
+    summary = []
+    for dataset in sorted(latest):
+        results = [r for r in rows if r["dataset"] == dataset and (r["evaluated_at"], r["run_id"]) == latest[dataset]]
+        failed = [r for r in results if r["status"] == FAILED]
+        summary.append({
+            "dataset": dataset,
+            "run_date": results[0]["run_date"],
+            "partitions": len({r["data_partition"] for r in results}),
+            "engine": results[0]["engine"],
+            "rules": len({r["rule_id"] for r in results}),
+            "checks": len(results),  # a rule on one partition
+            "passed": sum(1 for r in results if r["status"] == PASSED),
+            "failed_errors": sum(1 for r in failed if r["level"] == "error"),
+            "failed_warnings": sum(1 for r in failed if r["level"] == "warning"),
+            "failing_rows": sum(r["failing_rows"] or 0 for r in failed),
+            "failed": [{key: r[key] for key in ("rule_id", "level", "data_partition", "observed_value", "threshold",
+                                                "failing_rows")}
+                       for r in sorted(failed, key=lambda r: (r["level"], r["rule_id"], r["data_partition"]))],
+        })
+    return summary
 
 
 def stack_outputs(cloudformation, stack_name: str) -> dict[str, str]:

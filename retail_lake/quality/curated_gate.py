@@ -1,7 +1,9 @@
-"""The quality gate between curated and analytics: every rule of each curated dataset on its partition of one
-business date (`event_date=<date>`); a failed error-level rule stops analytics.
+"""The quality gate between curated and analytics: every rule of each curated dataset on each partition the day's
+run rewrote (`event_date=<date>`: the business date, and the earlier dates of its window that have rows, since
+late events rewrite them and analytics rebuilds them); a failed error-level rule stops analytics.
 
-    report = run_gate(spark, "2026-11-07", ["pos_sales", ...], curated_path, run_id="jr_...")
+    report = run_gate(spark, "2026-11-07", ["pos_sales", ...], curated_path, run_id="jr_...",
+                      first_date=run_window("2026-11-07").first_rewritten(backfill=False))
     publish_report(spark, report, results_path=..., report_path=..., topic_arn=..., pipeline=...)
     if report.failed: raise QualityGateFailed(report.headline())
 
@@ -18,10 +20,11 @@ from retail_lake.quality.gate import (
     EVENT_DATE,
     GateReport,
     choose_engine,
+    daily_counts,
     history_days,
     judge,
     read_table,
-    trailing_counts,
+    trailing_from,
 )
 from retail_lake.quality.resolve import GateContext
 from retail_lake.quality.rules import rules_for
@@ -55,27 +58,33 @@ def read_curated(spark: Any, curated_path: str, dataset: str) -> Any | None:
 
 
 def run_gate(spark: Any, run_date: str, datasets: list[str], curated_path: str, *, run_id: str,
-             engine: str | None = None) -> GateReport:
-    """Evaluate each dataset's rules on its curated partition `event_date=<run_date>`."""
+             engine: str | None = None, first_date: dt.date | None = None) -> GateReport:
+    """Evaluate each dataset's rules on its curated partition `event_date=<run_date>` (judged even when empty) and
+    on each earlier partition from `first_date` that has rows (default: the run date only). The row-count rule of a
+    partition compares it with the dates before it."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as st
 
     day = dt.date.fromisoformat(run_date)
+    first = min(first_date or day, day)
     engine = engine or choose_engine(spark)
     reports = []
     for dataset in datasets:
         rules = rules_for(dataset)
         expected = curated_columns(spark, dataset)
+        longest = history_days(rules)
         table = read_curated(spark, curated_path, dataset)
         if table is None:
-            partition = spark.createDataFrame([], st.StructType([st.StructField(c, st.StringType()) for c in expected]))
-            history: tuple[int, ...] = ()
-        else:
-            partition = table.where(F.col(EVENT_DATE) == F.lit(day))
-            longest = history_days(rules)
-            history = trailing_counts(table, day, longest) if longest else ()
-        reports.append(judge(spark, dataset, partition, f"{EVENT_DATE}={run_date}", GateContext(day, history, expected),
-                             engine, rules))
+            empty = spark.createDataFrame([], st.StructType([st.StructField(c, st.StringType()) for c in expected]))
+            reports.append(judge(spark, dataset, empty, f"{EVENT_DATE}={run_date}", GateContext(day, (), expected),
+                                 engine, rules))
+            continue
+        counts = daily_counts(table, first - dt.timedelta(days=longest), day)
+        for date in sorted({d for d in counts if first <= d < day} | {day}):
+            partition = table.where(F.col(EVENT_DATE) == F.lit(date))
+            history = trailing_from(counts, date, longest) if longest else ()
+            reports.append(judge(spark, dataset, partition, f"{EVENT_DATE}={date.isoformat()}",
+                                 GateContext(date, history, expected), engine, rules))
     return GateReport(run_id, run_date, engine, reports, dt.datetime.now(dt.timezone.utc))
 
 

@@ -85,11 +85,17 @@ class GateReport:
         return f"all error rules passed on {self.run_date}" + (f"; {warnings} warning(s)" if warnings else "")
 
     def summary(self) -> dict[str, Any]:
-        """Counts for logs and the orchestrator: per dataset, rows, failed error and warning rule ids."""
+        """Counts for logs and the orchestrator: per dataset, the partitions judged, their rows, and the ids of the
+        error and warning rules that failed on any of them."""
+        datasets: dict[str, dict[str, Any]] = {}
+        for d in self.datasets:
+            entry = datasets.setdefault(d.dataset, {"partitions": [], "rows": 0, "errors": [], "warnings": []})
+            entry["partitions"].append(d.partition)
+            entry["rows"] += d.rows
+            for key, failed in (("errors", d.blocking), ("warnings", d.warnings)):
+                entry[key] += [r.rule_id for r in failed if r.rule_id not in entry[key]]
         return {"run_id": self.run_id, "run_date": self.run_date, "engine": self.engine, "failed": self.failed,
-                "guards": self.guards,
-                "datasets": {d.dataset: {"rows": d.rows, "errors": [r.rule_id for r in d.blocking],
-                                         "warnings": [r.rule_id for r in d.warnings]} for d in self.datasets}}
+                "guards": self.guards, "datasets": datasets}
 
     def subject(self, pipeline: str = "retail-lake") -> str:
         state = "FAILED" if self.failed else "passed"
@@ -261,14 +267,24 @@ def _plain(value: Any) -> Any:
 # ------------------------------------------------------------------------------------------ one partition
 
 
-def trailing_counts(table: Any, day: dt.date, days: int, column: str = EVENT_DATE) -> tuple[int, ...]:
-    """Row counts of the `days` dates (`column`) before `day` that have rows, newest first."""
+def daily_counts(table: Any, first: dt.date, last: dt.date, column: str = EVENT_DATE) -> dict[dt.date, int]:
+    """Row count of each date (`column`) from `first` to `last` that has rows."""
     from pyspark.sql import functions as F
 
+    rows = table.where(F.col(column).between(F.lit(first), F.lit(last))).groupBy(column).count().collect()
+    return {r[column]: int(r["count"]) for r in rows}
+
+
+def trailing_from(counts: dict[dt.date, int], day: dt.date, days: int) -> tuple[int, ...]:
+    """Row counts of the `days` dates before `day` that have rows, newest first, from `daily_counts`."""
     first = day - dt.timedelta(days=days)
-    rows = (table.where(F.col(column).between(F.lit(first), F.lit(day - dt.timedelta(days=1))))
-            .groupBy(column).count().collect())
-    return tuple(int(r["count"]) for r in sorted(rows, key=lambda r: r[column], reverse=True))
+    return tuple(counts[d] for d in sorted(counts, reverse=True) if first <= d < day and counts[d])
+
+
+def trailing_counts(table: Any, day: dt.date, days: int, column: str = EVENT_DATE) -> tuple[int, ...]:
+    """Row counts of the `days` dates (`column`) before `day` that have rows, newest first."""
+    counts = daily_counts(table, day - dt.timedelta(days=days), day - dt.timedelta(days=1), column)
+    return trailing_from(counts, day, days)
 
 
 def read_table(spark: Any, path: str) -> Any | None:
@@ -319,12 +335,16 @@ def write_results(spark: Any, report: GateReport, results_path: str) -> str:
 
 
 def metric_data(report: GateReport, pipeline: str) -> list[dict[str, Any]]:
-    """CloudWatch datapoints: per dataset and level, failed rules and failing rows; per gate, failed (0/1)."""
+    """CloudWatch datapoints: per dataset and level, failed rules and failing rows (over the partitions judged);
+    per gate, failed (0/1)."""
     data = []
-    for dataset in report.datasets:
+    by_dataset: dict[str, list[RuleResult]] = {}
+    for partition in report.datasets:  # a dataset judged on several partitions: one datapoint of their sum
+        by_dataset.setdefault(partition.dataset, []).extend(partition.results)
+    for dataset, results in by_dataset.items():
         for level in ("error", "warning"):
-            failed = [r for r in dataset.results if r.failed and r.level == level]
-            dims = [{"Name": "Pipeline", "Value": pipeline}, {"Name": "Dataset", "Value": dataset.dataset},
+            failed = [r for r in results if r.failed and r.level == level]
+            dims = [{"Name": "Pipeline", "Value": pipeline}, {"Name": "Dataset", "Value": dataset},
                     {"Name": "Level", "Value": level}]
             data.append({"MetricName": "FailedRules", "Dimensions": dims, "Value": len(failed), "Unit": "Count"})
             data.append({"MetricName": "FailingRows", "Dimensions": dims,

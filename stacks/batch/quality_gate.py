@@ -120,8 +120,8 @@ class QualityGate(Construct):
         grant_quality_publishing(role, self.topic, self.key)
         return batch.create_job(
             "QualityGateJob", name, role, QUALITY_GATE_SCRIPT, batch.curated_capacity,
-            description="data quality gate: the rule files on the curated partitions of --date; fails with "
-                        "QualityGateFailed when an error rule fails",
+            description="data quality gate: the rule files on the curated partitions the run of --date rewrote; "
+                        "fails with QualityGateFailed when an error rule fails",
             arguments={
                 "--curated_path": storage.curated_bucket.s3_url_for_object(""),
                 "--results_path": storage.analytics_bucket.s3_url_for_object(RESULTS_PREFIX),

@@ -278,6 +278,7 @@ class DailyPipeline(Construct):
             quality = self._glue_task("QualityGate", props.quality_gate_job.ref, {
                 "--date": sfn.JsonPath.string_at("$.run.run_date"),
                 "--datasets": sfn.JsonPath.string_at("$.run.datasets_csv"),
+                "--backfill": sfn.JsonPath.string_at("$.run.backfill"),  # judge every partition analytics rebuilds
             }, "$.quality")
             self._catch_to_handler(quality, "QualityGate")
             chain = chain.next(quality)

@@ -69,7 +69,8 @@ def test_the_pipeline_runs_the_batch_day_in_order(definition) -> None:
     task = curate["ItemProcessor"]["States"]["RawToCurated"]
     assert task["Resource"].endswith(":states:::glue:startJobRun.sync")
     assert states["QualityGate"]["Parameters"]["Arguments"] == {"--date.$": "$.run.run_date",
-                                                               "--datasets.$": "$.run.datasets_csv"}
+                                                               "--datasets.$": "$.run.datasets_csv",
+                                                               "--backfill.$": "$.run.backfill"}
     emr = states["AnalyticsEmrSteps"]["ItemProcessor"]["States"]
     assert emr["StartEmrStep"]["Resource"].endswith(":states:::aws-sdk:emrserverless:startJobRun")
     assert emr["GetEmrStep"]["Resource"].endswith(":states:::aws-sdk:emrserverless:getJobRun")

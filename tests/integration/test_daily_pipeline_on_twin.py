@@ -14,11 +14,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from retail_lake.batch.curated import EVENT_DATE
 from retail_lake.batch.reference import REFERENCE_TABLES, reference_object_key
+from retail_lake.batch.windows import run_window
+from retail_lake.contracts.registry import DATASETS
 from retail_lake.generator import GeneratorConfig, generate, write_reference_data
 from retail_lake.ingestion.producer import KinesisProducer
+from retail_lake.orchestration.batch_day import quality_gate_summary
 from retail_lake.orchestration.pipeline_runner import PipelineRunError, follow, run_and_report, start_run
 from retail_lake.orchestration.run_ledger import failure_cause, runs_of_date
+from retail_lake.quality.rules import rule_datasets, rules_for
 from retail_lake.reconcile import count_lake
 from retail_lake.twin import Twin
 from tests.integration.oracles import daily_sales_oracle, daily_sales_rows
@@ -143,6 +148,22 @@ def test_a_transient_glue_error_is_retried_and_the_day_succeeds(day) -> None:
     records = runs_of_date(twin.client("dynamodb"), ledger, RUN_DATE.isoformat())
     assert [(r["record"], r["status"]) for r in records] == [(f"RUN#{run.name}", "SUCCEEDED")]  # lease released
     s3, storage = day["s3"], day["storage"]
+    # every gate of the day is in quality_results: the curated datasets' (Glue), on each event date the run rewrote
+    # (those of its window with rows, and the date itself), and the EMR steps' outputs (their as_of_date)
+    gates = {gate["dataset"]: gate for gate in quality_gate_summary(s3, storage, [RUN_DATE.isoformat()])}
+    assert set(gates) == set(rule_datasets())
+    first_rewritten = run_window(RUN_DATE).first_event_date
+    for dataset, gate in gates.items():
+        if dataset in DATASETS:
+            written = set(_table(s3, storage["CuratedBucketName"], f"{dataset}/").column(EVENT_DATE).to_pylist())
+            partitions = {d for d in written if d >= first_rewritten.isoformat()} | {RUN_DATE.isoformat()}
+            assert len(partitions) >= 3, (dataset, written)
+        else:
+            partitions = {RUN_DATE.isoformat()}
+        assert gate["engine"] == "great_expectations"  # no Deequ jar on this machine
+        assert gate["rules"] == len(rules_for(dataset)) and gate["partitions"] == len(partitions), dataset
+        assert gate["failed_errors"] == 0, gate["failed"]  # the day went on to analytics
+        assert gate["passed"] + gate["failed_warnings"] == gate["checks"] == gate["rules"] * len(partitions)
     day["results"]["first"] = {
         "daily_sales": _table(s3, storage["AnalyticsBucketName"], "daily_sales/"),
         "pos_sales": _table(s3, storage["CuratedBucketName"], "pos_sales/"),

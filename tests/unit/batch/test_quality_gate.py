@@ -256,3 +256,41 @@ def test_warnings_alone_do_not_fail_the_gate(spark, dirty, tmp_path):
     (click,) = report.datasets
     assert click.warnings and not click.blocking and not report.failed
     assert report.headline().startswith(f"all error rules passed on {day}; ")
+
+
+def test_the_gate_judges_every_partition_of_the_window_the_run_rewrote(spark, dirty, tmp_path):
+    """Late events rewrite the dates before the business date and analytics rebuilds them: the gate judges each of
+    them that has rows, so unknown SKUs on an earlier date of the window stop analytics too."""
+    from retail_lake.batch.windows import run_window
+    from retail_lake.quality.gate import metric_data
+
+    _, splits = dirty
+    _write_curated({"pos_sales": splits["pos_sales"].flagged.drop(FAILED_RULES)}, tmp_path)
+    bad = {r[EVENT_DATE]: r["count"] for r in splits["pos_sales"].bad.groupBy(EVENT_DATE).count().collect()}
+    dates = sorted(r[EVENT_DATE] for r in splits["pos_sales"].flagged.select(EVENT_DATE).distinct().collect())
+    run_date = dates[-1] + dt.timedelta(days=1)  # the morning after: its own partition is empty
+    window = run_window(run_date)
+    judged = [d for d in dates if d >= window.first_event_date] + [run_date]
+    assert len(judged) >= 3 and any(bad.get(d) for d in judged[:-1])
+
+    only_the_date = run_gate(spark, run_date.isoformat(), ["pos_sales"], str(tmp_path), run_id="jr_day",
+                             engine=expectations.ENGINE)
+    assert [d.partition for d in only_the_date.datasets] == [f"event_date={run_date}"] and not only_the_date.failed
+
+    report = run_gate(spark, run_date.isoformat(), ["pos_sales"], str(tmp_path), run_id="jr_window",
+                      engine=expectations.ENGINE, first_date=window.first_rewritten(backfill=False))
+    assert [d.partition for d in report.datasets] == [f"event_date={d}" for d in judged]
+    assert report.failed
+    caught = {d.partition: {r.rule_id: r.failing_rows for r in d.blocking} for d in report.datasets}
+    assert caught == {f"event_date={d}": ({"pos_sales.sku.known": bad[d]} if bad.get(d) else {}) for d in judged}
+    assert report.summary()["datasets"]["pos_sales"]["partitions"] == [f"event_date={d}" for d in judged]
+    assert report.summary()["datasets"]["pos_sales"]["errors"] == ["pos_sales.sku.known"]
+    # one datapoint per dataset and level, summed over the partitions
+    errors = {d["MetricName"]: d["Value"] for d in metric_data(report, "retail-lake")
+              if {"Name": "Level", "Value": "error"} in d.get("Dimensions", [])}
+    assert errors == {"FailedRules": sum(1 for d in judged if bad.get(d)),
+                      "FailingRows": sum(bad.get(d, 0) for d in judged)}
+
+    backfill = run_gate(spark, run_date.isoformat(), ["pos_sales"], str(tmp_path), run_id="jr_all",
+                        engine=expectations.ENGINE, first_date=window.first_rewritten(backfill=True))
+    assert [d.partition for d in backfill.datasets] == [f"event_date={d}" for d in [*dates, run_date]]
