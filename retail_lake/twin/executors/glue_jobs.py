@@ -66,6 +66,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from retail_lake.twin.executors import Executor, register_executor
+from retail_lake.twin.executors.thread_output import thread_output
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +303,7 @@ class RunOutcome:
 
 
 class _RunLog:
-    """The run's stdout/stderr, line-buffered to its log file."""
+    """The run's stdout/stderr (of the thread running it), line-buffered to its log file."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -311,8 +312,7 @@ class _RunLog:
 
     def __enter__(self):
         self._stack = contextlib.ExitStack()
-        self._stack.enter_context(contextlib.redirect_stdout(self.file))
-        self._stack.enter_context(contextlib.redirect_stderr(self.file))
+        self._stack.enter_context(thread_output(self.file))
         return self
 
     def __exit__(self, *exc: object) -> None:
