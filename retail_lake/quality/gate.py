@@ -76,11 +76,12 @@ class GateReport:
                            evaluated_at=self.evaluated_at) for d in self.datasets for r in d.results]
 
     def headline(self) -> str:
-        blocking = [(d.dataset, r) for d in self.datasets for r in d.blocking]
+        blocking = [(d.partition, r) for d in self.datasets for r in d.blocking]
         warnings = sum(len(d.warnings) for d in self.datasets)
-        if blocking:
-            listed = "; ".join(f"{r.rule_id} ({_failing(r)})" for _, r in blocking)
-            return (f"{len(blocking)} error rule(s) failed on {self.subject_of} of {self.run_date}: {listed}. "
+        if blocking:  # a rule that failed on several partitions (dates of the window) is listed for each
+            listed = "; ".join(f"{r.rule_id} ({_failing(r)}) on {partition}" for partition, r in blocking)
+            rules = len({r.rule_id for _, r in blocking})
+            return (f"{rules} error rule(s) failed on {self.subject_of} of {self.run_date}: {listed}. "
                     f"Stopped: {self.guards} (not written); see the quality report of run {self.run_id}.")
         return f"all error rules passed on {self.run_date}" + (f"; {warnings} warning(s)" if warnings else "")
 

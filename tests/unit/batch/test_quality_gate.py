@@ -283,6 +283,9 @@ def test_the_gate_judges_every_partition_of_the_window_the_run_rewrote(spark, di
     assert report.failed
     caught = {d.partition: {r.rule_id: r.failing_rows for r in d.blocking} for d in report.datasets}
     assert caught == {f"event_date={d}": ({"pos_sales.sku.known": bad[d]} if bad.get(d) else {}) for d in judged}
+    # the message names each partition the rule failed on
+    assert report.headline().startswith(f"1 error rule(s) failed on the curated data of {run_date}: " + "; ".join(
+        f"pos_sales.sku.known ({bad[d]:,} failing rows) on event_date={d}" for d in judged if bad.get(d)))
     assert report.summary()["datasets"]["pos_sales"]["partitions"] == [f"event_date={d}" for d in judged]
     assert report.summary()["datasets"]["pos_sales"]["errors"] == ["pos_sales.sku.known"]
     # one datapoint per dataset and level, summed over the partitions
