@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from retail_lake.quality.resolve import Resolved, lag_column, threshold_text
-from retail_lake.quality.results import FAILED, PASSED, RuleResult, compliance, schema_text
+from retail_lake.quality.resolve import Resolved, lag_column, schema_result, threshold_text
+from retail_lake.quality.results import FAILED, PASSED, RuleResult, compliance
 
 ENGINE = "deequ"
 # Deequ for Spark 3.5 / Scala 2.12 (Glue 5.0, EMR 7) and the pydeequ release that drives it.
@@ -174,12 +174,7 @@ def _evaluate(spark: Any, frame: Any, resolved_rules: list[Resolved]) -> list[Ru
     for resolved in resolved_rules:
         rule = resolved.rule
         if rule.type == "schema":
-            missing = sorted(set(resolved["columns"]) - set(frame.columns))
-            unexpected = sorted(set(frame.columns) - set(resolved["columns"]))
-            status = PASSED if not missing and not unexpected else FAILED
-            observed = schema_text(missing, unexpected)
-            results.append(RuleResult(rule.id, rule.level, rule.scope, rule.type, status, observed,
-                                      threshold_text(resolved), len(missing) + len(unexpected), total, ENGINE))
+            results.append(schema_result(resolved, frame.columns, total, ENGINE))
             continue
         row = statuses[rule.id]
         status = PASSED if row["constraint_status"] == "Success" else FAILED

@@ -12,8 +12,8 @@ import os
 import threading
 from typing import Any
 
-from retail_lake.quality.resolve import Resolved, lag_column, threshold_text
-from retail_lake.quality.results import FAILED, PASSED, RuleResult, compliance, schema_text
+from retail_lake.quality.resolve import Resolved, lag_column, schema_result, threshold_text
+from retail_lake.quality.results import FAILED, PASSED, RuleResult, compliance
 
 ENGINE = "great_expectations"
 _CONTEXT_LOCK = threading.Lock()
@@ -113,11 +113,7 @@ def _result(resolved: Resolved, validation: Any, total: int) -> RuleResult:
                           threshold_text(resolved), None, total, ENGINE)
     status = PASSED if validation.success else FAILED
     if rule.type == "schema":
-        unexpected = sorted(set(found.get("observed_value") or []) - set(resolved["columns"]))
-        missing = sorted(set(resolved["columns"]) - set(found.get("observed_value") or []))
-        observed = schema_text(missing, unexpected)
-        return RuleResult(rule.id, rule.level, rule.scope, rule.type, status, observed, threshold_text(resolved),
-                          len(missing) + len(unexpected), total, ENGINE)
+        return schema_result(resolved, found.get("observed_value") or [], total, ENGINE, status)
     if rule.type == "row_count_anomaly":
         return RuleResult(rule.id, rule.level, rule.scope, rule.type, status, str(found.get("observed_value")),
                           threshold_text(resolved), None, total, ENGINE)

@@ -22,8 +22,8 @@ from typing import Any
 
 from retail_lake.batch.partitions import path_not_found
 from retail_lake.quality import deequ
-from retail_lake.quality.resolve import GateContext, Resolved, resolve_all, threshold_text
-from retail_lake.quality.results import FAILED, PASSED, RuleResult, compliance, result_row, schema_text
+from retail_lake.quality.resolve import GateContext, Resolved, resolve_all, schema_result, threshold_text
+from retail_lake.quality.results import FAILED, PASSED, RuleResult, compliance, result_row
 from retail_lake.quality.row_checks import violation, with_helper_columns
 from retail_lake.quality.rules import Rule, rules_for
 
@@ -199,11 +199,9 @@ def empty_partition_results(resolved_rules: list[Resolved], columns: list[str], 
         rule, threshold = resolved.rule, threshold_text(resolved)
         failing: int | None = 0
         if rule.type == "schema":
-            missing = sorted(set(resolved["columns"]) - set(columns))
-            unexpected = sorted(set(columns) - set(resolved["columns"]))
-            passed, observed, failing = not missing and not unexpected, schema_text(missing, unexpected), \
-                len(missing) + len(unexpected)
-        elif rule.type == "row_count_anomaly":
+            results.append(schema_result(resolved, columns, 0, engine))
+            continue
+        if rule.type == "row_count_anomaly":
             passed = resolved["min"] <= 0 and (resolved["max"] is None or resolved["max"] >= 0)
             observed, failing = "0", None
         elif rule.type == "freshness" and rule.scope == "dataset":

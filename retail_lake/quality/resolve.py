@@ -8,7 +8,9 @@ import datetime as dt
 import math
 import statistics
 from dataclasses import dataclass, field
+from typing import Iterable
 
+from retail_lake.quality.results import FAILED, PASSED, RuleResult, schema_text
 from retail_lake.quality.rules import Rule
 
 
@@ -75,3 +77,16 @@ def threshold_text(resolved: Resolved) -> str:
     if rule.type == "completeness" and float(p["min_fraction"]) < 1:
         return f">= {float(p['min_fraction']):.6f}"
     return "== 1.000000"
+
+
+def schema_result(resolved: Resolved, columns: Iterable[str], total: int, engine: str,
+                  status: str | None = None) -> RuleResult:
+    """A schema rule's result from the columns found: the missing and the unexpected ones, each a failing "row".
+    The status is the engine's verdict when it gives one, else whether both lists are empty."""
+    rule, found = resolved.rule, set(columns)
+    missing = sorted(set(resolved["columns"]) - found)
+    unexpected = sorted(found - set(resolved["columns"]))
+    if status is None:
+        status = PASSED if not missing and not unexpected else FAILED
+    return RuleResult(rule.id, rule.level, rule.scope, rule.type, status, schema_text(missing, unexpected),
+                      threshold_text(resolved), len(missing) + len(unexpected), total, engine)
