@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 from stacks.dependency_builds import STAMP_NAME, STREAM_DEPS
@@ -20,9 +19,7 @@ BUILD_DIR = REPO_ROOT / "build"
 STREAM_TRANSFORM_SOURCE = REPO_ROOT / "lambdas" / "stream_transform"
 SHARED_PACKAGE = REPO_ROOT / "retail_lake"
 STREAM_TRANSFORM_ASSET = BUILD_DIR / "lambda" / "stream_transform"
-STREAM_DEPS_LAYER = STREAM_DEPS.root
 STREAM_DEPS_STAMP_NAME = STAMP_NAME  # written by scripts/build_lambda_layer.py, excluded from the asset
-STREAM_DEPS_REQUIREMENTS = STREAM_DEPS.requirements
 
 
 class LambdaAssetError(RuntimeError):
@@ -56,5 +53,4 @@ def assemble_stream_transform_code() -> Path:
 
 def stream_deps_layer_dir() -> Path:
     """The built dependency layer (with `python/` inside), verified to match requirements.txt."""
-    return replace(STREAM_DEPS, root=STREAM_DEPS_LAYER, requirements=STREAM_DEPS_REQUIREMENTS).verified(
-        LambdaAssetError).root
+    return STREAM_DEPS.verified(LambdaAssetError).root

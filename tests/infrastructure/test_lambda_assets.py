@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,8 @@ def test_layer_asset_has_the_python_directory(dev: Synthesized) -> None:
 
 
 def test_missing_layer_names_the_build_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(lambda_assets, "STREAM_DEPS_LAYER", tmp_path / "stream_deps")
+    monkeypatch.setattr(lambda_assets, "STREAM_DEPS", replace(lambda_assets.STREAM_DEPS,
+                                                              root=tmp_path / "stream_deps"))
     with pytest.raises(lambda_assets.LambdaAssetError, match=r"python scripts/build_lambda_layer\.py"):
         lambda_assets.stream_deps_layer_dir()
 
@@ -47,6 +49,7 @@ def test_missing_layer_names_the_build_command(monkeypatch: pytest.MonkeyPatch, 
 def test_stale_layer_names_the_build_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     (tmp_path / "stream_deps" / "python").mkdir(parents=True)
     (tmp_path / "stream_deps" / ".stamp").write_text("not-the-hash\n")
-    monkeypatch.setattr(lambda_assets, "STREAM_DEPS_LAYER", tmp_path / "stream_deps")
+    monkeypatch.setattr(lambda_assets, "STREAM_DEPS", replace(lambda_assets.STREAM_DEPS,
+                                                              root=tmp_path / "stream_deps"))
     with pytest.raises(lambda_assets.LambdaAssetError, match="out of date"):
         lambda_assets.stream_deps_layer_dir()
