@@ -265,8 +265,7 @@ def _run_batch(twin, options: DemoOptions, generator_config, console: Console, *
     if options.emr and analytics_outputs is not None:
         summary.update(_run_emr_steps(twin, storage, analytics_outputs, batch_outputs, run_date, generator_config,
                                       console, execute=orchestration is None))
-        gate_dates += [arguments["--run_date"] for arguments in demo_step_arguments(generator_config).values()
-                       if "--run_date" in arguments]
+        gate_dates += demo_step_dates(generator_config, run_date).values()  # where the steps' gates wrote
     summary["quality_gates"] = quality_gate_summary(s3, storage, gate_dates)
     _print_quality_gates(console, summary["quality_gates"])
     return summary
@@ -334,6 +333,14 @@ def demo_step_arguments(generator_config) -> dict[str, dict[str, Any]]:
     }
 
 
+def demo_step_dates(generator_config, run_date: dt.date) -> dict[str, str]:
+    """The as-of date each EMR step runs for in the demo: its `--run_date` argument, else the batch date."""
+    from retail_lake.orchestration.analytics_steps import STEP_TABLES
+
+    arguments = demo_step_arguments(generator_config)
+    return {step: arguments.get(step, {}).get("--run_date", run_date.isoformat()) for step in STEP_TABLES}
+
+
 def _run_emr_steps(twin, storage: dict[str, str], analytics_outputs: dict[str, str], batch_outputs: dict[str, str],
                    run_date: dt.date, generator_config, console: Console, *, execute: bool = True) -> dict[str, Any]:
     """The EMR Serverless steps on the twin (StartJobRun through the API, run on local Spark): print the head of
@@ -359,7 +366,7 @@ def _run_emr_steps(twin, storage: dict[str, str], analytics_outputs: dict[str, s
         raise DemoError(str(error)) from None
     seconds = time.perf_counter() - t0
     s3, bucket = twin.client("s3"), storage["AnalyticsBucketName"]
-    dates = {step: arguments.get(step, {}).get("--run_date", run_date.isoformat()) for step in STEP_TABLES}
+    dates = demo_step_dates(generator_config, run_date)
     counts: dict[str, int] = {}
     for step, tables in STEP_TABLES.items():
         for name in tables:
